@@ -1,0 +1,113 @@
+package foreign
+
+// This is the only file of the package that imports "C": the library's calls
+// into C are the thin wrappers below. None of them is on the message path;
+// Post and the consumer work on the shared memory directly (ring.go).
+
+/*
+#include "foreign.h"
+#include "ring.h"
+*/
+import "C"
+
+import (
+	"syscall"
+	"unsafe"
+)
+
+// Return codes of the C ABI (foreign.h).
+const (
+	codeInval    = int(C.FOREIGN_EINVAL)
+	codeClosed   = int(C.FOREIGN_ECLOSED)
+	codeFull     = int(C.FOREIGN_EFULL)
+	codeTimedOut = int(C.FOREIGN_ETIMEDOUT)
+	codeDeadlock = int(C.FOREIGN_EDEADLK)
+	codePanic    = int(C.FOREIGN_EPANIC)
+)
+
+const (
+	wakeEventfd = int(C.FQ_WAKE_EVENTFD)
+	wakePipe    = int(C.FQ_WAKE_PIPE)
+	maxCapacity = int(C.FQ_MAX_CAPACITY)
+	maxMsgSize  = int(C.FQ_MAX_MSG)
+)
+
+// cOpen allocates a control block and its ring.
+func cOpen(msgSize, capacity uintptr, start uint64, wakeKind int) (Token, *ctl, unsafe.Pointer, error) {
+	var tok C.uintptr_t
+	var c *C.fq_ctl
+	rc := C.fq_open(C.uint64_t(msgSize), C.uint64_t(capacity), C.uint64_t(start), C.int(wakeKind), &tok, &c)
+	if rc != 0 {
+		return 0, nil, nil, syscall.Errno(-rc)
+	}
+	return Token(tok), (*ctl)(unsafe.Pointer(c)), C.fq_cells(c), nil
+}
+
+// cClose closes intake and returns the final position.
+func cClose(c *ctl) uint64 { return uint64(C.fq_close((*C.fq_ctl)(unsafe.Pointer(c)))) }
+
+// cFree releases the ring and recycles the control block. The consumer must
+// have drained every claimed cell first.
+func cFree(t Token) { C.fq_free(C.uintptr_t(t)) }
+
+// cWake runs the producer-side wake protocol.
+func cWake(c *ctl) { C.fq_wake((*C.fq_ctl)(unsafe.Pointer(c))) }
+
+// cStrerror describes a C return code.
+func cStrerror(code int) string { return C.GoString(C.foreign_strerror(C.int(code))) }
+
+// cPost calls the C post path; tests and benchmarks use it to compare.
+func cPost(t Token, p unsafe.Pointer, n uintptr) int {
+	return int(C.foreign_post(C.foreign_token(t), p, C.size_t(n)))
+}
+
+// The Go mirror of fq_ctl (ring.go) must match the C layout. Each pair of
+// array lengths below is negative, and so fails to compile, unless the Go
+// and C offsets are equal.
+var (
+	_ [unsafe.Offsetof(ctl{}.tail) - C.FQ_OFF_TAIL]struct{}
+	_ [C.FQ_OFF_TAIL - unsafe.Offsetof(ctl{}.tail)]struct{}
+	_ [unsafe.Offsetof(ctl{}.headCache) - C.FQ_OFF_HEAD_CACHE]struct{}
+	_ [C.FQ_OFF_HEAD_CACHE - unsafe.Offsetof(ctl{}.headCache)]struct{}
+	_ [unsafe.Offsetof(ctl{}.ring) - C.FQ_OFF_RING]struct{}
+	_ [C.FQ_OFF_RING - unsafe.Offsetof(ctl{}.ring)]struct{}
+	_ [unsafe.Offsetof(ctl{}.mask) - C.FQ_OFF_MASK]struct{}
+	_ [C.FQ_OFF_MASK - unsafe.Offsetof(ctl{}.mask)]struct{}
+	_ [unsafe.Offsetof(ctl{}.cellSize) - C.FQ_OFF_CELL_SIZE]struct{}
+	_ [C.FQ_OFF_CELL_SIZE - unsafe.Offsetof(ctl{}.cellSize)]struct{}
+	_ [unsafe.Offsetof(ctl{}.msgSize) - C.FQ_OFF_MSG_SIZE]struct{}
+	_ [C.FQ_OFF_MSG_SIZE - unsafe.Offsetof(ctl{}.msgSize)]struct{}
+	_ [unsafe.Offsetof(ctl{}.start) - C.FQ_OFF_START]struct{}
+	_ [C.FQ_OFF_START - unsafe.Offsetof(ctl{}.start)]struct{}
+	_ [unsafe.Offsetof(ctl{}.wakeFd) - C.FQ_OFF_WAKE_FD]struct{}
+	_ [C.FQ_OFF_WAKE_FD - unsafe.Offsetof(ctl{}.wakeFd)]struct{}
+	_ [unsafe.Offsetof(ctl{}.wakeKind) - C.FQ_OFF_WAKE_KIND]struct{}
+	_ [C.FQ_OFF_WAKE_KIND - unsafe.Offsetof(ctl{}.wakeKind)]struct{}
+	_ [unsafe.Offsetof(ctl{}.head) - C.FQ_OFF_HEAD]struct{}
+	_ [C.FQ_OFF_HEAD - unsafe.Offsetof(ctl{}.head)]struct{}
+	_ [unsafe.Offsetof(ctl{}.highWater) - C.FQ_OFF_HIGH_WATER]struct{}
+	_ [C.FQ_OFF_HIGH_WATER - unsafe.Offsetof(ctl{}.highWater)]struct{}
+	_ [unsafe.Offsetof(ctl{}.park) - C.FQ_OFF_PARK]struct{}
+	_ [C.FQ_OFF_PARK - unsafe.Offsetof(ctl{}.park)]struct{}
+	_ [unsafe.Offsetof(ctl{}.rejectedFull) - C.FQ_OFF_REJECTED_FULL]struct{}
+	_ [C.FQ_OFF_REJECTED_FULL - unsafe.Offsetof(ctl{}.rejectedFull)]struct{}
+	_ [unsafe.Offsetof(ctl{}.rejectedClosed) - C.FQ_OFF_REJECTED_CLOSED]struct{}
+	_ [C.FQ_OFF_REJECTED_CLOSED - unsafe.Offsetof(ctl{}.rejectedClosed)]struct{}
+	_ [unsafe.Offsetof(ctl{}.wakeups) - C.FQ_OFF_WAKEUPS]struct{}
+	_ [C.FQ_OFF_WAKEUPS - unsafe.Offsetof(ctl{}.wakeups)]struct{}
+	_ [unsafe.Offsetof(ctl{}.readFd) - C.FQ_OFF_READ_FD]struct{}
+	_ [C.FQ_OFF_READ_FD - unsafe.Offsetof(ctl{}.readFd)]struct{}
+	_ [unsafe.Sizeof(ctl{}) - C.FQ_CTL_SIZE]struct{}
+	_ [C.FQ_CTL_SIZE - unsafe.Sizeof(ctl{})]struct{}
+
+	_ [posBits - C.FQ_POS_BITS]struct{}
+	_ [C.FQ_POS_BITS - posBits]struct{}
+	_ [genShift - C.FQ_GEN_SHIFT]struct{}
+	_ [C.FQ_GEN_SHIFT - genShift]struct{}
+	_ [parkDead - C.FQ_PARK_DEAD]struct{}
+	_ [C.FQ_PARK_DEAD - parkDead]struct{}
+	_ [parkWaking - C.FQ_PARK_WAKING]struct{}
+	_ [C.FQ_PARK_WAKING - parkWaking]struct{}
+	_ [parkParked - C.FQ_PARK_PARKED]struct{}
+	_ [C.FQ_PARK_PARKED - parkParked]struct{}
+)

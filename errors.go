@@ -1,0 +1,79 @@
+package foreign
+
+import (
+	"errors"
+	"fmt"
+	"os"
+)
+
+// Errors returned by the Go API. Each corresponds to one C return code in
+// foreign.h; FromCode and Code convert between the two.
+var (
+	// ErrClosed: the queue was closed (os.ErrClosed, so errors.Is works with
+	// either).
+	ErrClosed = os.ErrClosed
+	// ErrFull: the queue held Capacity messages; this one was not accepted.
+	ErrFull = errors.New("foreign: queue full")
+	// ErrInvalid: a bad token, a NULL message or a wrong length.
+	ErrInvalid = errors.New("foreign: invalid argument")
+	// ErrTimeout: a blocking call gave up (os.ErrDeadlineExceeded).
+	ErrTimeout = os.ErrDeadlineExceeded
+	// ErrDeadlock: a blocking call would have waited on its own thread.
+	ErrDeadlock = errors.New("foreign: call would deadlock")
+	// ErrPanic: the Go handler panicked.
+	ErrPanic = errors.New("foreign: handler panicked")
+)
+
+var codeErrs = []struct {
+	code int
+	err  error
+}{
+	{codeInval, ErrInvalid},
+	{codeClosed, ErrClosed},
+	{codeFull, ErrFull},
+	{codeTimedOut, ErrTimeout},
+	{codeDeadlock, ErrDeadlock},
+	{codePanic, ErrPanic},
+}
+
+// FromCode converts a return code of the C ABI (foreign.h) into an error:
+// nil for 0, one of the Err* values for a known code.
+func FromCode(rc int) error {
+	if rc == 0 {
+		return nil
+	}
+	for _, ce := range codeErrs {
+		if ce.code == rc {
+			return ce.err
+		}
+	}
+	return fmt.Errorf("foreign: unknown return code %d", rc)
+}
+
+// Code converts an error into a return code of the C ABI: 0 for nil, the
+// code of the Err* value err wraps, or FOREIGN_EINVAL for any other error.
+func Code(err error) int {
+	if err == nil {
+		return 0
+	}
+	for _, ce := range codeErrs {
+		if errors.Is(err, ce.err) {
+			return ce.code
+		}
+	}
+	return codeInval
+}
+
+// PanicError is what a handler's panic is reported as.
+type PanicError struct {
+	Queue string // Config.Name
+	Value any    // the value passed to panic
+	Stack []byte // the handler goroutine's stack at the panic
+}
+
+func (e *PanicError) Error() string {
+	return fmt.Sprintf("foreign: handler of queue %q panicked: %v", e.Queue, e.Value)
+}
+
+// Unwrap makes errors.Is(err, ErrPanic) true.
+func (e *PanicError) Unwrap() error { return ErrPanic }

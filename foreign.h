@@ -1,0 +1,58 @@
+/*
+ * foreign.h: the C ABI of github.com/foreigncall/foreign.
+ *
+ * C code running on any thread (a library's worker thread, a timer thread, a
+ * thread created for one event, a signal handler) hands messages to Go through
+ * a token that the Go side created. Tokens are plain integers that fit in a
+ * `void *` user-data argument; 0 is never a valid token.
+ *
+ * Thread and signal safety:
+ *   foreign_post      async-signal-safe, lock-free, never blocks, no malloc.
+ *   foreign_strerror  async-signal-safe (returns a static string).
+ *
+ * Every function returns 0 on success or one of the negative FOREIGN_E*
+ * codes below. The codes are distinct and stable across releases.
+ *
+ * C99. Usable from cgo preambles in other Go packages and from C programs that
+ * link a Go c-archive or c-shared build; see the README for how to include it.
+ */
+#ifndef FOREIGN_H
+#define FOREIGN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A handle created by the Go side; pass it to C as user data. */
+typedef uintptr_t foreign_token;
+
+#define FOREIGN_ABI_VERSION 1
+
+#define FOREIGN_EINVAL    (-1) /* token 0, unknown token, NULL message, wrong length */
+#define FOREIGN_ECLOSED   (-2) /* the target was closed (or the token is stale) */
+#define FOREIGN_EFULL     (-3) /* the queue is full; the message was not accepted */
+#define FOREIGN_ETIMEDOUT (-4) /* a blocking call gave up */
+#define FOREIGN_EDEADLK   (-5) /* a blocking call would wait on its own thread */
+#define FOREIGN_EPANIC    (-6) /* the Go handler panicked */
+
+/*
+ * foreign_post copies len bytes from msg into the queue named by t and
+ * returns at once. len must equal the size of the Go message type. A message
+ * that is accepted (return 0) is delivered to Go exactly once, and messages
+ * posted by one thread are delivered in the order that thread posted them.
+ * It never blocks and makes at most one system call (a write to wake a parked
+ * consumer, once per burst). errno is preserved.
+ */
+int foreign_post(foreign_token t, const void *msg, size_t len);
+
+/* foreign_strerror describes a return code; never NULL. */
+const char *foreign_strerror(int code);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* FOREIGN_H */

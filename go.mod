@@ -1,0 +1,3 @@
+module github.com/foreigncall/foreign
+
+go 1.26

@@ -1,0 +1,420 @@
+package foreign
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"reflect"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+)
+
+// Token names a queue to C code: pass it to foreign_post. It is a plain
+// integer that fits in a void* user-data argument; 0 is never valid. A token
+// stays safe to use after its queue is closed: posts then fail with
+// FOREIGN_ECLOSED.
+type Token uintptr
+
+// Config configures a queue. The zero value is ready to use.
+type Config struct {
+	// Capacity is how many messages the queue holds before posts fail with
+	// ErrFull. It is rounded up to a power of two. Zero means 1024.
+	Capacity int
+
+	// Name labels the queue in panic reports.
+	Name string
+
+	// OnPanic is called on the consumer goroutine when the handler panics;
+	// delivery continues with the next message. Nil logs the panic with
+	// slog.Default().
+	OnPanic func(*PanicError)
+
+	// Test hooks: the first position (to test wrap-around) and the wake-up
+	// mechanism (to test the portable pipe fallback on Linux).
+	start uint64
+	pipe  bool
+}
+
+const (
+	defaultCapacity = 1024
+	maxBatch        = 256
+)
+
+// Queue carries messages of type T from any thread to Go. C code posts with
+// foreign_post(q.Token(), &msg, sizeof msg); Go code posts with Post. Messages
+// are delivered to the handler on one goroutine, in order per producer, each
+// exactly once; or, for a queue made without a handler, to Recv.
+//
+// T must be plain data (see NewQueue). The queue's ring lives in C memory and
+// is the only part of it whose size grows with Capacity.
+type Queue[T any] struct {
+	r       *ring
+	handle  func([]T) int // runs a batch, returns how many were handled before a panic
+	pull    bool
+	name    string
+	onPanic func(*PanicError)
+
+	buf []T // consumer's batch buffer
+
+	mu        sync.Mutex // serialises Recv calls in pull mode
+	closeOnce sync.Once
+	done      chan struct{} // closed after the last delivery and the free
+	consumer  atomic.Uint64 // goroutine id of the handler goroutine
+	panics    atomic.Uint64
+
+	statsMu sync.RWMutex // held for writing while the C block is freed
+	freed   bool
+	final   Stats
+}
+
+// NewQueue returns a queue whose messages are delivered to handler, one at a
+// time, on a goroutine of its own. With a nil handler the queue is in pull
+// mode: read it with Recv.
+//
+// T must be plain data: booleans, numbers, and arrays and structs of them.
+// A T that holds pointers, strings, slices, maps, interfaces, channels or
+// funcs is refused with an error, because messages are copied through C
+// memory that the garbage collector does not see.
+func NewQueue[T any](handler func(T), cfg Config) (*Queue[T], error) {
+	q, err := newQueue[T](cfg)
+	if err != nil {
+		return nil, err
+	}
+	if handler == nil {
+		q.pull = true
+		q.register()
+		return q, nil
+	}
+	q.handle = func(vs []T) (n int) {
+		for n = 0; n < len(vs); n++ {
+			handler(vs[n])
+		}
+		return n
+	}
+	q.start()
+	return q, nil
+}
+
+// NewBatchQueue is NewQueue for a handler that takes every message that is
+// ready at once (up to 256). The slice is reused: it is valid only until the
+// handler returns. A panic ends the handler's batch; delivery continues with
+// the next one.
+func NewBatchQueue[T any](handler func([]T), cfg Config) (*Queue[T], error) {
+	if handler == nil {
+		return nil, fmt.Errorf("foreign: NewBatchQueue: nil handler")
+	}
+	q, err := newQueue[T](cfg)
+	if err != nil {
+		return nil, err
+	}
+	q.handle = func(vs []T) int { handler(vs); return len(vs) }
+	q.start()
+	return q, nil
+}
+
+func newQueue[T any](cfg Config) (*Queue[T], error) {
+	var zero T
+	if err := checkPlain(reflect.TypeOf(&zero).Elem()); err != nil {
+		return nil, err
+	}
+	size := unsafe.Sizeof(zero)
+	if size == 0 || size > uintptr(maxMsgSize) {
+		return nil, fmt.Errorf("foreign: message size %d out of range [1, %d]", size, maxMsgSize)
+	}
+	capacity := cfg.Capacity
+	switch {
+	case capacity < 0 || capacity > maxCapacity:
+		return nil, fmt.Errorf("foreign: capacity %d out of range [0, %d]", capacity, maxCapacity)
+	case capacity == 0:
+		capacity = defaultCapacity
+	}
+	capacity = 1 << bitsFor(capacity)
+	kind := wakeEventfd
+	if cfg.pipe {
+		kind = wakePipe
+	}
+	r, err := openRing(size, uintptr(capacity), cfg.start, kind)
+	if err != nil {
+		return nil, fmt.Errorf("foreign: new queue: %w", err)
+	}
+	q := &Queue[T]{
+		r:       r,
+		name:    cfg.Name,
+		onPanic: cfg.OnPanic,
+		buf:     make([]T, min(capacity, maxBatch)),
+		done:    make(chan struct{}),
+	}
+	if q.onPanic == nil {
+		q.onPanic = logPanic
+	}
+	return q, nil
+}
+
+// bitsFor returns the smallest b with 1<<b >= n.
+func bitsFor(n int) int {
+	b := 0
+	for 1<<b < n {
+		b++
+	}
+	return b
+}
+
+func logPanic(e *PanicError) {
+	slog.Default().Error("foreign: handler panicked", "queue", e.Queue, "panic", e.Value, "stack", string(e.Stack))
+}
+
+func (q *Queue[T]) start() {
+	q.register()
+	ready := make(chan struct{})
+	go func() {
+		q.consumer.Store(goid())
+		close(ready)
+		q.run()
+	}()
+	<-ready
+}
+
+// register frees the C side if the queue becomes unreachable without being
+// closed and drained (a pull-mode queue whose reader went away). A handler
+// queue is reachable from its goroutine until it is drained, so for it this
+// never fires early.
+func (q *Queue[T]) register() {
+	runtime.AddCleanup(q, func(r *ring) {
+		if !r.freed.Load() {
+			cClose(r.c)
+			r.free()
+		}
+	}, q.r)
+}
+
+// Token returns the token C code passes to foreign_post.
+func (q *Queue[T]) Token() Token { return q.r.token }
+
+// Post copies v into the queue without blocking and without a cgo call. It
+// returns ErrFull if the queue holds Capacity messages and ErrClosed after
+// Close. A nil return means v will be delivered.
+func (q *Queue[T]) Post(v T) error {
+	r := q.r
+	pos, err := r.claim()
+	if err != nil {
+		return err
+	}
+	cell := r.cell(pos)
+	*(*T)(unsafe.Add(cell, cellHdr)) = v
+	r.publish(cell, pos)
+	return nil
+}
+
+// take copies up to len(buf) ready messages out of the ring and passes their
+// cells back to producers. Consumer only.
+func (q *Queue[T]) take(buf []T) int {
+	r := q.r
+	n := 0
+	for n < len(buf) {
+		cell, ok := r.ready(r.head + uint64(n))
+		if !ok {
+			break
+		}
+		buf[n] = *(*T)(unsafe.Add(cell, cellHdr))
+		n++
+	}
+	if n > 0 {
+		r.noteDepth(n, n == len(buf))
+		r.release(n)
+	}
+	return n
+}
+
+// run is the handler goroutine: drain in batches, spin briefly when caught
+// up, then park on the poller; after Close, deliver what was accepted and
+// free the ring.
+func (q *Queue[T]) run() {
+	r := q.r
+	for {
+		if n := q.take(q.buf); n > 0 {
+			q.deliver(q.buf[:n])
+			r.spin.reset()
+			continue
+		}
+		if r.drained() {
+			break
+		}
+		if r.spin.wait() {
+			continue
+		}
+		_ = r.park(context.Background())
+	}
+	clear(q.buf)
+	q.teardown()
+}
+
+// deliver runs the handler on a batch, recovering from panics so that
+// delivery continues.
+func (q *Queue[T]) deliver(vs []T) {
+	for len(vs) > 0 {
+		n := q.handleSafely(vs)
+		vs = vs[n:]
+	}
+}
+
+// handleSafely returns how many messages of vs were consumed, counting the
+// one whose handler panicked.
+func (q *Queue[T]) handleSafely(vs []T) (n int) {
+	panicked := true
+	defer func() {
+		if !panicked {
+			return
+		}
+		p := recover()
+		n++
+		q.panics.Add(1)
+		buf := make([]byte, 16<<10)
+		buf = buf[:runtime.Stack(buf, false)]
+		q.onPanic(&PanicError{Queue: q.name, Value: p, Stack: buf})
+	}()
+	n = 0
+	// A batch handler that panics consumes its whole batch.
+	n = q.handle(vs)
+	panicked = false
+	return n
+}
+
+// Close stops accepting messages: posts after it fail with ErrClosed (C:
+// FOREIGN_ECLOSED). Every message accepted before Close is still delivered;
+// when Close returns, the handler has handled the last of them and will not
+// be called again. Called from the handler itself, Close does not wait (it
+// cannot); delivery of what remains continues after the handler returns.
+//
+// In pull mode Close does not wait: Recv returns the remaining messages,
+// then ErrClosed. Close is idempotent and safe to call concurrently.
+func (q *Queue[T]) Close() error {
+	q.closeOnce.Do(func() {
+		cClose(q.r.c)
+		cWake(q.r.c)
+	})
+	if q.pull {
+		if q.mu.TryLock() {
+			// Free now if nothing is left for Recv to return.
+			if !q.isFreed() && q.r.drained() {
+				q.teardown()
+			}
+			q.mu.Unlock()
+		}
+		return nil
+	}
+	if goid() == q.consumer.Load() {
+		return nil
+	}
+	<-q.done
+	return nil
+}
+
+func (q *Queue[T]) isFreed() bool {
+	q.statsMu.RLock()
+	defer q.statsMu.RUnlock()
+	return q.freed
+}
+
+// teardown snapshots the counters and frees the C side. Consumer only.
+func (q *Queue[T]) teardown() {
+	q.statsMu.Lock()
+	q.final = q.readStats()
+	q.freed = true
+	q.r.freed.Store(true)
+	q.r.free()
+	q.statsMu.Unlock()
+	close(q.done)
+}
+
+// Stats returns the queue's counters.
+func (q *Queue[T]) Stats() Stats {
+	q.statsMu.RLock()
+	defer q.statsMu.RUnlock()
+	if q.freed {
+		return q.final
+	}
+	return q.readStats()
+}
+
+func (q *Queue[T]) readStats() Stats {
+	r, c := q.r, q.r.c
+	delivered := r.deliveredPub.Load()
+	head := c.head.Load()
+	depth := uint64(max(diff(c.tail.Load()&posMask, head), 0))
+	return Stats{
+		Capacity:       int(r.mask + 1),
+		Posted:         delivered + depth,
+		Delivered:      delivered,
+		Depth:          depth,
+		HighWater:      c.highWater.Load(),
+		RejectedFull:   c.rejectedFull.Load(),
+		RejectedClosed: c.rejectedClosed.Load(),
+		Wakeups:        c.wakeups.Load(),
+		Panics:         q.panics.Load(),
+	}
+}
+
+// Recv returns the next message, waiting for one until ctx is done. After
+// Close it returns the messages accepted before Close, then ErrClosed. It is
+// for queues made without a handler; several goroutines may call it, and
+// each message goes to one of them.
+func (q *Queue[T]) Recv(ctx context.Context) (T, error) {
+	var one [1]T
+	_, err := q.RecvBatch(ctx, one[:])
+	return one[0], err
+}
+
+// RecvBatch waits until at least one message is ready, or ctx is done, and
+// copies up to len(buf) messages into buf. It allocates nothing.
+func (q *Queue[T]) RecvBatch(ctx context.Context, buf []T) (int, error) {
+	if !q.pull {
+		return 0, fmt.Errorf("foreign: Recv on a queue with a handler: %w", ErrInvalid)
+	}
+	if len(buf) == 0 {
+		return 0, nil
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	r := q.r
+	for {
+		if q.freed {
+			return 0, ErrClosed
+		}
+		if n := q.take(buf); n > 0 {
+			r.spin.reset()
+			return n, nil
+		}
+		if r.drained() {
+			q.teardown()
+			return 0, ErrClosed
+		}
+		if r.spin.wait() {
+			continue
+		}
+		if err := r.park(ctx); err != nil {
+			return 0, err
+		}
+	}
+}
+
+// goid returns the current goroutine's id, parsed from its stack header
+// ("goroutine 18 [running]:"). It is only used by Close, to tell a call from
+// the handler (which must not wait for itself) from any other.
+func goid() uint64 {
+	var buf [64]byte
+	b := buf[:runtime.Stack(buf[:], false)]
+	const prefix = "goroutine "
+	if len(b) < len(prefix) {
+		return 0
+	}
+	b = b[len(prefix):]
+	i := 0
+	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+		i++
+	}
+	id, _ := strconv.ParseUint(string(b[:i]), 10, 64)
+	return id
+}

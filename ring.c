@@ -1,0 +1,336 @@
+// ring.c: the post path (async-signal-safe) and the queue lifecycle.
+// The protocol is described in ring.h; read it first.
+
+#define _GNU_SOURCE
+#include "foreign.h"
+#include "ring.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <sys/eventfd.h>
+#endif
+
+_Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "64-bit atomics must be lock-free to be async-signal-safe");
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "32-bit atomics must be lock-free to be async-signal-safe");
+_Static_assert(sizeof(fq_ctl) == 5 * FQ_LINE, "control block layout");
+_Static_assert(FQ_GEN_SHIFT + FQ_GEN_BITS == 64, "tail word layout");
+
+// The table of control blocks. Chunks are allocated on first use and never
+// freed, so any token a producer holds points at readable memory.
+static _Atomic(fq_ctl *) fq_table[FQ_CHUNKS];
+
+// Free blocks, reused oldest first so a block's generation moves as slowly
+// as possible. Guarded by fq_mu; only Go's open/free take it.
+static pthread_mutex_t fq_mu = PTHREAD_MUTEX_INITIALIZER;
+static uint16_t fq_free_list[FQ_MAX_QUEUES];
+static uint32_t fq_free_head, fq_free_len, fq_fresh;
+
+fq_ctl *fq_lookup(uintptr_t token) {
+	uint64_t t = (uint64_t)token;
+	if ((t >> FQ_IDX_BITS) == 0 || (t >> (FQ_IDX_BITS + FQ_GEN_BITS)) != 0)
+		return NULL;
+	uint32_t idx = (uint32_t)(t & (FQ_MAX_QUEUES - 1));
+	fq_ctl *chunk = atomic_load_explicit(&fq_table[idx >> FQ_CHUNK_BITS], memory_order_acquire);
+	if (chunk == NULL)
+		return NULL;
+	return &chunk[idx & (FQ_CHUNK_LEN - 1)];
+}
+
+void *fq_cells(fq_ctl *c) { return (void *)atomic_load_explicit(&c->ring, memory_order_relaxed); }
+
+static inline uint64_t tail_gen(uint64_t tail) { return tail >> FQ_GEN_SHIFT; }
+
+// A generation that was never issued for this block is "ahead" of the
+// current one; treat it as an invalid token rather than a closed one.
+static int gen_ahead(uint64_t tok, uint64_t cur) {
+	uint64_t d = (tok - cur) & FQ_GEN_MASK;
+	return d != 0 && d < (FQ_GEN_MASK >> 1);
+}
+
+int fq_wake(fq_ctl *c) {
+	uint32_t expect = FQ_PARK_PARKED;
+	if (!atomic_compare_exchange_strong_explicit(&c->park, &expect, FQ_PARK_WAKING,
+	                                             memory_order_acq_rel, memory_order_relaxed))
+		return 0;
+	// While park is WAKING, teardown cannot close the fd (it waits for us).
+	int fd = (int)atomic_load_explicit(&c->wake_fd, memory_order_relaxed);
+	int saved = errno; // a signal handler must not disturb errno
+	if (atomic_load_explicit(&c->wake_kind, memory_order_relaxed) == FQ_WAKE_EVENTFD) {
+		uint64_t one = 1;
+		(void)!write(fd, &one, sizeof one);
+	} else {
+		char one = 1;
+		(void)!write(fd, &one, 1); // EAGAIN: the pipe is full, so already readable
+	}
+	errno = saved;
+	atomic_fetch_add_explicit(&c->wakeups, 1, memory_order_relaxed);
+	atomic_store_explicit(&c->park, FQ_PARK_RUNNING, memory_order_release);
+	return 1;
+}
+
+int foreign_post(foreign_token t, const void *msg, size_t len) {
+	fq_ctl *c = fq_lookup(t);
+	if (c == NULL)
+		return FOREIGN_EINVAL;
+	uint64_t tgen = ((uint64_t)t >> FQ_IDX_BITS) & FQ_GEN_MASK;
+	uint64_t tail = atomic_load_explicit(&c->tail, memory_order_acquire);
+	uint64_t pos, mask;
+	for (;;) {
+		uint64_t gen = tail_gen(tail);
+		if (gen != tgen)
+			return (gen == 0 || gen_ahead(tgen, gen)) ? FOREIGN_EINVAL : FOREIGN_ECLOSED;
+		if (tail & FQ_CLOSED) {
+			atomic_fetch_add_explicit(&c->rejected_closed, 1, memory_order_relaxed);
+			return FOREIGN_ECLOSED;
+		}
+		// These fields belong to generation gen: they were written before the
+		// tail that our acquire load saw, and cannot change before a close.
+		if (msg == NULL || len != atomic_load_explicit(&c->msg_size, memory_order_relaxed))
+			return FOREIGN_EINVAL;
+		mask = atomic_load_explicit(&c->mask, memory_order_relaxed);
+		pos = tail & FQ_POS_MASK;
+		int64_t depth = fq_diff(pos, atomic_load_explicit(&c->head_cache, memory_order_acquire));
+		if (depth > (int64_t)mask) {
+			// The cache says full; ask the consumer. This acquire pairs with
+			// the consumer's release of head: its reads of those cells are done.
+			uint64_t head = atomic_load_explicit(&c->head, memory_order_acquire);
+			depth = fq_diff(pos, head);
+			if (depth > (int64_t)mask) {
+				atomic_fetch_add_explicit(&c->rejected_full, 1, memory_order_relaxed);
+				return FOREIGN_EFULL;
+			}
+			atomic_store_explicit(&c->head_cache, head, memory_order_release);
+		}
+		if (depth < 0) { // our tail is older than the consumer's head
+			tail = atomic_load_explicit(&c->tail, memory_order_acquire);
+			continue;
+		}
+		uint64_t next = (tail & ~FQ_POS_MASK) | ((pos + 1) & FQ_POS_MASK);
+		// seq_cst: one side of the park/wake Dekker pair (see ring.h).
+		if (atomic_compare_exchange_weak_explicit(&c->tail, &tail, next,
+		                                          memory_order_seq_cst, memory_order_acquire))
+			break;
+	}
+	// This producer owns cell[pos & mask] until it publishes it.
+	uintptr_t ring = atomic_load_explicit(&c->ring, memory_order_relaxed);
+	uint64_t cs = atomic_load_explicit(&c->cell_size, memory_order_relaxed);
+	fq_cell *cell = (fq_cell *)(ring + (uintptr_t)((pos & mask) * cs));
+	__builtin_memcpy(cell + 1, msg, len);
+	// Passes ownership of the cell to the consumer.
+	atomic_store_explicit(&cell->seq, (pos + 1) & FQ_POS_MASK, memory_order_release);
+	if (atomic_load_explicit(&c->park, memory_order_seq_cst) == FQ_PARK_PARKED)
+		fq_wake(c);
+	return 0;
+}
+
+const char *foreign_strerror(int code) {
+	switch (code) {
+	case 0: return "success";
+	case FOREIGN_EINVAL: return "invalid argument";
+	case FOREIGN_ECLOSED: return "closed";
+	case FOREIGN_EFULL: return "queue full";
+	case FOREIGN_ETIMEDOUT: return "timed out";
+	case FOREIGN_EDEADLK: return "would deadlock";
+	case FOREIGN_EPANIC: return "handler panicked";
+	}
+	return "unknown error";
+}
+
+static int open_wake(int kind, int64_t *wfd, int64_t *rfd) {
+#ifdef __linux__
+	if (kind == FQ_WAKE_EVENTFD) {
+		int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		if (fd < 0)
+			return -errno;
+		*wfd = *rfd = fd;
+		return 0;
+	}
+#endif
+	int p[2];
+	if (pipe(p) != 0)
+		return -errno;
+	for (int i = 0; i < 2; i++) {
+		fcntl(p[i], F_SETFL, fcntl(p[i], F_GETFL) | O_NONBLOCK);
+		fcntl(p[i], F_SETFD, FD_CLOEXEC);
+	}
+	*rfd = p[0];
+	*wfd = p[1];
+	return 0;
+}
+
+// fq_open takes a free control block, allocates its ring and wake fd, and
+// publishes it with a new generation. It returns 0 or a negative errno.
+int fq_open(uint64_t msg_size, uint64_t capacity, uint64_t start, int wake_kind,
+            uintptr_t *token, fq_ctl **out) {
+	if (msg_size == 0 || msg_size > FQ_MAX_MSG || capacity == 0 ||
+	    capacity > FQ_MAX_CAPACITY || (capacity & (capacity - 1)) != 0)
+		return -EINVAL;
+#ifndef __linux__
+	wake_kind = FQ_WAKE_PIPE;
+#endif
+	uint64_t cs = sizeof(fq_cell) + ((msg_size + 7) & ~(uint64_t)7);
+	void *ring = NULL;
+	if (posix_memalign(&ring, FQ_LINE, (size_t)(cs * capacity)) != 0)
+		return -ENOMEM;
+	start &= FQ_POS_MASK;
+	for (uint64_t k = 0; k < capacity; k++) {
+		uint64_t p = (start + k) & FQ_POS_MASK;
+		fq_cell *cell = (fq_cell *)((char *)ring + (p & (capacity - 1)) * cs);
+		atomic_init(&cell->seq, p); // ready when seq == p+1
+	}
+	int64_t wfd = -1, rfd = -1;
+	int err = open_wake(wake_kind, &wfd, &rfd);
+	if (err != 0) {
+		free(ring);
+		return err;
+	}
+
+	pthread_mutex_lock(&fq_mu);
+	uint32_t idx;
+	if (fq_free_len > 0) {
+		idx = fq_free_list[fq_free_head];
+		fq_free_head = (fq_free_head + 1) % FQ_MAX_QUEUES;
+		fq_free_len--;
+	} else if (fq_fresh < FQ_MAX_QUEUES) {
+		idx = fq_fresh++;
+	} else {
+		pthread_mutex_unlock(&fq_mu);
+		free(ring);
+		close((int)rfd);
+		if (wfd != rfd)
+			close((int)wfd);
+		return -EMFILE;
+	}
+	_Atomic(fq_ctl *) *slot = &fq_table[idx >> FQ_CHUNK_BITS];
+	fq_ctl *chunk = atomic_load_explicit(slot, memory_order_relaxed);
+	if (chunk == NULL) {
+		void *mem = NULL;
+		if (posix_memalign(&mem, FQ_LINE, FQ_CHUNK_LEN * sizeof(fq_ctl)) != 0) {
+			// Give the index back; it was never published.
+			fq_fresh--;
+			pthread_mutex_unlock(&fq_mu);
+			free(ring);
+			close((int)rfd);
+			if (wfd != rfd)
+				close((int)wfd);
+			return -ENOMEM;
+		}
+		memset(mem, 0, FQ_CHUNK_LEN * sizeof(fq_ctl));
+		chunk = mem;
+		atomic_store_explicit(slot, chunk, memory_order_release);
+	}
+	fq_ctl *c = &chunk[idx & (FQ_CHUNK_LEN - 1)];
+	uint64_t gen = (tail_gen(atomic_load_explicit(&c->tail, memory_order_relaxed)) + 1) & FQ_GEN_MASK;
+	if (gen == 0)
+		gen = 1;
+	atomic_store_explicit(&c->ring, (uintptr_t)ring, memory_order_relaxed);
+	atomic_store_explicit(&c->mask, capacity - 1, memory_order_relaxed);
+	atomic_store_explicit(&c->cell_size, cs, memory_order_relaxed);
+	atomic_store_explicit(&c->msg_size, msg_size, memory_order_relaxed);
+	atomic_store_explicit(&c->start, start, memory_order_relaxed);
+	atomic_store_explicit(&c->wake_fd, wfd, memory_order_relaxed);
+	atomic_store_explicit(&c->read_fd, rfd, memory_order_relaxed);
+	atomic_store_explicit(&c->wake_kind, rfd == wfd ? FQ_WAKE_EVENTFD : FQ_WAKE_PIPE, memory_order_relaxed);
+	atomic_store_explicit(&c->head, start, memory_order_relaxed);
+	atomic_store_explicit(&c->head_cache, start, memory_order_relaxed);
+	atomic_store_explicit(&c->high_water, 0, memory_order_relaxed);
+	atomic_store_explicit(&c->rejected_full, 0, memory_order_relaxed);
+	atomic_store_explicit(&c->rejected_closed, 0, memory_order_relaxed);
+	atomic_store_explicit(&c->wakeups, 0, memory_order_relaxed);
+	atomic_store_explicit(&c->park, FQ_PARK_RUNNING, memory_order_relaxed);
+	// Publishes everything above to producers whose acquire load sees gen.
+	atomic_store_explicit(&c->tail, (gen << FQ_GEN_SHIFT) | start, memory_order_release);
+	pthread_mutex_unlock(&fq_mu);
+
+	*token = (uintptr_t)((gen << FQ_IDX_BITS) | idx);
+	*out = c;
+	return 0;
+}
+
+uint64_t fq_close(fq_ctl *c) {
+	uint64_t tail = atomic_load_explicit(&c->tail, memory_order_acquire);
+	// seq_cst: a consumer that parks after this sees closed (see ring.h).
+	while (!(tail & FQ_CLOSED) &&
+	       !atomic_compare_exchange_weak_explicit(&c->tail, &tail, tail | FQ_CLOSED,
+	                                              memory_order_seq_cst, memory_order_acquire)) {
+	}
+	return tail & FQ_POS_MASK;
+}
+
+void fq_free(uintptr_t token) {
+	fq_ctl *c = fq_lookup(token);
+	if (c == NULL)
+		return;
+	// Wait out a producer that is writing a wake-up, then forbid new ones.
+	for (;;) {
+		uint32_t p = atomic_load_explicit(&c->park, memory_order_acquire);
+		if (p == FQ_PARK_WAKING) {
+			sched_yield();
+			continue;
+		}
+		if (atomic_compare_exchange_weak_explicit(&c->park, &p, FQ_PARK_DEAD,
+		                                          memory_order_acq_rel, memory_order_relaxed))
+			break;
+	}
+	// The read end (the same fd for an eventfd) belongs to the Go side.
+	int64_t wfd = atomic_load_explicit(&c->wake_fd, memory_order_relaxed);
+	if (wfd != atomic_load_explicit(&c->read_fd, memory_order_relaxed))
+		close((int)wfd);
+	free((void *)atomic_load_explicit(&c->ring, memory_order_relaxed));
+	atomic_store_explicit(&c->ring, 0, memory_order_relaxed);
+
+	pthread_mutex_lock(&fq_mu);
+	uint32_t idx = (uint32_t)(token & (FQ_MAX_QUEUES - 1));
+	fq_free_list[(fq_free_head + fq_free_len) % FQ_MAX_QUEUES] = (uint16_t)idx;
+	fq_free_len++;
+	pthread_mutex_unlock(&fq_mu);
+}
+
+// A C-only consumer: used by the sanitizer tests and as the benchmark floor.
+// It follows the same protocol as the Go consumer in ring.go.
+int fq_c_recv(fq_ctl *c, void *msg) {
+	uint64_t h = atomic_load_explicit(&c->head, memory_order_relaxed); // ours
+	uint64_t mask = atomic_load_explicit(&c->mask, memory_order_relaxed);
+	uint64_t cs = atomic_load_explicit(&c->cell_size, memory_order_relaxed);
+	uintptr_t ring = atomic_load_explicit(&c->ring, memory_order_relaxed);
+	fq_cell *cell = (fq_cell *)(ring + (uintptr_t)((h & mask) * cs));
+	if (atomic_load_explicit(&cell->seq, memory_order_acquire) != ((h + 1) & FQ_POS_MASK)) {
+		uint64_t t = atomic_load_explicit(&c->tail, memory_order_acquire);
+		if ((t & FQ_CLOSED) && (t & FQ_POS_MASK) == h)
+			return -1;
+		return 0;
+	}
+	memcpy(msg, cell + 1, atomic_load_explicit(&c->msg_size, memory_order_relaxed));
+	// Passes the cell back to producers.
+	atomic_store_explicit(&c->head, (h + 1) & FQ_POS_MASK, memory_order_release);
+	return 1;
+}
+
+int fq_c_park(fq_ctl *c) {
+	uint32_t p = FQ_PARK_RUNNING;
+	if (!atomic_compare_exchange_strong_explicit(&c->park, &p, FQ_PARK_PARKED,
+	                                             memory_order_seq_cst, memory_order_relaxed))
+		return 0; // a wake-up is being written; just look again
+	uint64_t t = atomic_load_explicit(&c->tail, memory_order_seq_cst);
+	if ((t & FQ_CLOSED) || (t & FQ_POS_MASK) != atomic_load_explicit(&c->head, memory_order_relaxed)) {
+		p = FQ_PARK_PARKED;
+		atomic_compare_exchange_strong_explicit(&c->park, &p, FQ_PARK_RUNNING,
+		                                        memory_order_seq_cst, memory_order_relaxed);
+		return 0;
+	}
+	struct pollfd pfd = {.fd = (int)atomic_load_explicit(&c->read_fd, memory_order_relaxed), .events = POLLIN};
+	while (poll(&pfd, 1, -1) < 0 && errno == EINTR) {
+	}
+	char buf[64];
+	(void)!read(pfd.fd, buf, sizeof buf);
+	p = FQ_PARK_PARKED;
+	atomic_compare_exchange_strong_explicit(&c->park, &p, FQ_PARK_RUNNING,
+	                                        memory_order_seq_cst, memory_order_relaxed);
+	return 0;
+}

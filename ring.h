@@ -1,0 +1,177 @@
+/*
+ * ring.h: the queue control block and ring shared by C producers, Go
+ * producers and the Go consumer. Internal; the public ABI is foreign.h.
+ *
+ * The Go side mirrors this layout in ring.go; cgo.go holds a compile-time
+ * guard that breaks the build if the two drift.
+ *
+ * PROTOCOL
+ *
+ * Table. Control blocks live in a two-level table that is never freed:
+ * FQ_CHUNKS chunk pointers, each chunk FQ_CHUNK_LEN blocks, allocated on first
+ * use and published with a release store. A token is (gen << FQ_IDX_BITS) |
+ * idx; gen is never 0, so token 0 and every small integer are invalid. A
+ * producer with any token can therefore always read a control block: it never
+ * touches freed memory before it has claimed a slot.
+ *
+ * Tail word. One 64-bit word holds [gen:19][closed:1][pos:44]. A producer
+ * claims position pos with a single CAS of the whole word, which at the same
+ * time checks that the queue is the incarnation its token names (gen) and that
+ * it is open. A stale token can never claim; Close sets the closed bit with a
+ * CAS and so fixes the final position F: exactly the positions before F were
+ * claimed, and only those are waited for and delivered.
+ *
+ * Positions count modulo 2^44. Differences are taken as signed 44-bit values
+ * (fq_diff), so the counters may wrap; tests start them just below the wrap.
+ *
+ * Claim (producer). Load tail (acquire). If gen differs: stale token. If
+ * closed: ECLOSED. Depth is pos - head; producers compare against a cached copy
+ * of head kept on their own cache line (head_cache) and re-read the consumer's
+ * head only when the cache says full, so the fast path never touches the
+ * consumer's line. depth >= capacity: EFULL. Otherwise CAS tail -> tail+1.
+ * Success passes ownership of cell[pos & mask] to this producer. The ring
+ * memory is only read after the claim: Close waits for every claimed cell,
+ * so the ring cannot be freed under a producer that holds a claim.
+ *
+ * Publish (producer). Copy the message into the cell, then store
+ * cell.seq = pos+1 (release). This passes ownership of the cell to the
+ * consumer. The consumer's acquire load of seq pairs with this store.
+ *
+ * Consume (single consumer, Go). At head h, the cell is ready iff
+ * seq == h+1 (acquire). Copy out a batch, then store head (release): this
+ * passes the cells back to producers; their load of head (acquire) pairs with
+ * it. A claimed but unpublished cell (tail moved, seq not yet h+1) belongs to a
+ * producer that is running between its CAS and its publish; the consumer waits
+ * for it (it is never abandoned: a producer cannot fail after its claim).
+ *
+ * Park and wake (Dekker). park word: 0 running, 1 parked, 2 a producer is
+ * writing the wake-up, 3 dead (torn down). The consumer CASes park 0 -> 1,
+ * then loads tail (seq_cst); it sleeps on the wake fd only if nothing was
+ * claimed (pos == head) and the queue is open. A producer's claim CAS is
+ * seq_cst and its load of park comes after it. In the single total order
+ * either the consumer's tail load sees the claim, or the producer's park load
+ * sees 1 — so a wake-up is never lost. The producer that wins park 1 -> 2
+ * writes the fd once (one syscall per burst, not per message), then stores 0.
+ * Teardown waits out state 2 and sets 3 before it closes the fd, so no
+ * producer ever writes to a closed (or reused) descriptor.
+ *
+ * Spurious wake-ups are allowed everywhere; the consumer re-checks the ring.
+ *
+ * Stats. posted is the number of claims: free, it is the tail. The high-water
+ * depth is measured by the consumer at each batch (producers only know a
+ * lagging head, which would overstate it). Rejections and wake-ups are
+ * counted on a cold line, off the fast path.
+ */
+#ifndef FOREIGN_RING_H
+#define FOREIGN_RING_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define FQ_IDX_BITS 16
+#define FQ_CHUNK_BITS 8
+#define FQ_CHUNK_LEN (1u << FQ_CHUNK_BITS)                   /* blocks per chunk */
+#define FQ_CHUNKS (1u << (FQ_IDX_BITS - FQ_CHUNK_BITS))      /* chunks */
+#define FQ_MAX_QUEUES (FQ_CHUNKS * FQ_CHUNK_LEN)             /* 65536 live queues */
+
+#define FQ_POS_BITS 44
+#define FQ_POS_MASK ((UINT64_C(1) << FQ_POS_BITS) - 1)
+#define FQ_CLOSED (UINT64_C(1) << FQ_POS_BITS)
+#define FQ_GEN_SHIFT (FQ_POS_BITS + 1)
+#define FQ_GEN_BITS 19
+#define FQ_GEN_MASK ((UINT64_C(1) << FQ_GEN_BITS) - 1)
+
+#define FQ_PARK_RUNNING 0
+#define FQ_PARK_PARKED 1
+#define FQ_PARK_WAKING 2
+#define FQ_PARK_DEAD 3
+
+#define FQ_MAX_CAPACITY (1u << 24)
+#define FQ_MAX_MSG 65536
+
+#define FQ_LINE 64
+
+/* A cell: the sequence word, then the message, padded to 8 bytes. */
+typedef struct {
+	_Atomic uint64_t seq;
+	/* message bytes follow */
+} fq_cell;
+
+typedef struct fq_ctl {
+	/* Line 0: written by producers on every post. */
+	_Atomic uint64_t tail;       /* [gen][closed][pos] */
+	_Atomic uint64_t head_cache; /* producers' copy of head; may lag */
+	char pad0[FQ_LINE - 2 * 8];
+
+	/* Line 1: written at open only; read by everyone. Atomics (relaxed)
+	 * because a stale producer may read them while the block is reused. */
+	_Atomic(uintptr_t) ring;     /* cells, FQ_LINE-aligned */
+	_Atomic uint64_t mask;       /* capacity - 1 */
+	_Atomic uint64_t cell_size;  /* bytes per cell */
+	_Atomic uint64_t msg_size;   /* bytes per message */
+	_Atomic uint64_t start;      /* position of the first message */
+	_Atomic int64_t wake_fd;     /* written to wake the consumer */
+	_Atomic int64_t wake_kind;   /* FQ_WAKE_* */
+	char pad1[FQ_LINE - 7 * 8];
+
+	/* Line 2: written by the consumer once per batch. */
+	_Atomic uint64_t head;
+	_Atomic uint64_t high_water; /* largest depth the consumer saw */
+	char pad2[FQ_LINE - 2 * 8];
+
+	/* Line 3: written at park transitions only; read on every post. */
+	_Atomic uint32_t park;
+	char pad3[FQ_LINE - 4];
+
+	/* Line 4: cold counters, written on error paths and wake-ups. */
+	_Atomic uint64_t rejected_full;
+	_Atomic uint64_t rejected_closed;
+	_Atomic uint64_t wakeups;
+	_Atomic int64_t read_fd;     /* consumer end (pipe) or same as wake_fd */
+	char pad4[FQ_LINE - 4 * 8];
+} fq_ctl;
+
+#define FQ_WAKE_EVENTFD 1
+#define FQ_WAKE_PIPE 2
+
+/* Offsets the Go mirror checks at compile time. */
+enum {
+	FQ_OFF_TAIL = offsetof(fq_ctl, tail),
+	FQ_OFF_HEAD_CACHE = offsetof(fq_ctl, head_cache),
+	FQ_OFF_HIGH_WATER = offsetof(fq_ctl, high_water),
+	FQ_OFF_RING = offsetof(fq_ctl, ring),
+	FQ_OFF_MASK = offsetof(fq_ctl, mask),
+	FQ_OFF_CELL_SIZE = offsetof(fq_ctl, cell_size),
+	FQ_OFF_MSG_SIZE = offsetof(fq_ctl, msg_size),
+	FQ_OFF_START = offsetof(fq_ctl, start),
+	FQ_OFF_WAKE_FD = offsetof(fq_ctl, wake_fd),
+	FQ_OFF_WAKE_KIND = offsetof(fq_ctl, wake_kind),
+	FQ_OFF_HEAD = offsetof(fq_ctl, head),
+	FQ_OFF_PARK = offsetof(fq_ctl, park),
+	FQ_OFF_REJECTED_FULL = offsetof(fq_ctl, rejected_full),
+	FQ_OFF_REJECTED_CLOSED = offsetof(fq_ctl, rejected_closed),
+	FQ_OFF_WAKEUPS = offsetof(fq_ctl, wakeups),
+	FQ_OFF_READ_FD = offsetof(fq_ctl, read_fd),
+	FQ_CTL_SIZE = sizeof(fq_ctl),
+};
+
+/* fq_diff is a - b as a signed 44-bit quantity. */
+static inline int64_t fq_diff(uint64_t a, uint64_t b) {
+	return (int64_t)((a - b) << (64 - FQ_POS_BITS)) >> (64 - FQ_POS_BITS);
+}
+
+/* Lifecycle, called from Go (never on a hot path; may lock and allocate). */
+int fq_open(uint64_t msg_size, uint64_t capacity, uint64_t start, int wake_kind,
+            uintptr_t *token, fq_ctl **ctl);
+uint64_t fq_close(fq_ctl *c);      /* sets closed; returns the final position */
+void fq_free(uintptr_t token);     /* after close and drain: frees the ring, recycles the block */
+fq_ctl *fq_lookup(uintptr_t token); /* NULL if the token's block does not exist */
+void *fq_cells(fq_ctl *c);          /* the ring's first cell */
+int fq_wake(fq_ctl *c);            /* the producer-side wake protocol */
+
+/* A C-only consumer, for sanitizer tests and the C-only benchmark floor. */
+int fq_c_recv(fq_ctl *c, void *msg); /* 1 got one, 0 empty, -1 closed and drained */
+int fq_c_park(fq_ctl *c);            /* blocks until woken; returns 0 */
+
+#endif /* FOREIGN_RING_H */

@@ -1,0 +1,16 @@
+package foreign
+
+// Stats is a snapshot of a queue's counters. The counters are read one at a
+// time while producers run, so they are not a consistent cut; each is exact
+// on its own.
+type Stats struct {
+	Capacity       int    // messages the queue holds
+	Posted         uint64 // messages accepted (post returned 0)
+	Delivered      uint64 // messages handed to the handler or to Recv
+	Depth          uint64 // accepted, not yet delivered
+	HighWater      uint64 // the largest depth the consumer has seen
+	RejectedFull   uint64 // posts refused because the queue was full
+	RejectedClosed uint64 // posts refused because the queue was closed
+	Wakeups        uint64 // system calls made to wake the parked consumer
+	Panics         uint64 // handler panics recovered
+}
