@@ -52,7 +52,7 @@ const (
 // is the only part of it whose size grows with Capacity.
 type Queue[T any] struct {
 	r       *ring
-	handle  func([]T) int // runs a batch, returns how many were handled before a panic
+	handle  func(vs []T, done *int) // runs a batch; *done counts messages consumed, even by a panic
 	pull    bool
 	name    string
 	onPanic func(*PanicError)
@@ -88,11 +88,11 @@ func NewQueue[T any](handler func(T), cfg Config) (*Queue[T], error) {
 		q.register()
 		return q, nil
 	}
-	q.handle = func(vs []T) (n int) {
-		for n = 0; n < len(vs); n++ {
-			handler(vs[n])
+	q.handle = func(vs []T, done *int) {
+		for i := range vs {
+			*done = i + 1 // counted before the call: a panic consumes it
+			handler(vs[i])
 		}
-		return n
 	}
 	q.start()
 	return q, nil
@@ -110,7 +110,7 @@ func NewBatchQueue[T any](handler func([]T), cfg Config) (*Queue[T], error) {
 	if err != nil {
 		return nil, err
 	}
-	q.handle = func(vs []T) int { handler(vs); return len(vs) }
+	q.handle = func(vs []T, done *int) { *done = len(vs); handler(vs) }
 	q.start()
 	return q, nil
 }
@@ -261,25 +261,22 @@ func (q *Queue[T]) deliver(vs []T) {
 }
 
 // handleSafely returns how many messages of vs were consumed, counting the
-// one whose handler panicked.
-func (q *Queue[T]) handleSafely(vs []T) (n int) {
-	panicked := true
+// one whose handler panicked. One deferred recover covers the whole batch.
+func (q *Queue[T]) handleSafely(vs []T) (done int) {
+	ok := false
 	defer func() {
-		if !panicked {
+		if ok {
 			return
 		}
 		p := recover()
-		n++
 		q.panics.Add(1)
 		buf := make([]byte, 16<<10)
 		buf = buf[:runtime.Stack(buf, false)]
 		q.onPanic(&PanicError{Queue: q.name, Value: p, Stack: buf})
 	}()
-	n = 0
-	// A batch handler that panics consumes its whole batch.
-	n = q.handle(vs)
-	panicked = false
-	return n
+	q.handle(vs, &done)
+	ok = true
+	return done
 }
 
 // Close stops accepting messages: posts after it fail with ErrClosed (C:
@@ -333,10 +330,22 @@ func (q *Queue[T]) teardown() {
 func (q *Queue[T]) Stats() Stats {
 	q.statsMu.RLock()
 	defer q.statsMu.RUnlock()
-	if q.freed {
-		return q.final
+	if !q.freed {
+		return q.readStats()
 	}
-	return q.readStats()
+	// Producers holding the token still count their refused posts in the
+	// control block until it is reused for another queue (a new
+	// generation). Read them while the generation is still ours.
+	st := q.final
+	c := q.r.c
+	if c.tail.Load()>>genShift == q.r.gen {
+		full, closed := c.rejectedFull.Load(), c.rejectedClosed.Load()
+		if c.tail.Load()>>genShift == q.r.gen {
+			st.RejectedFull = max(st.RejectedFull, full)
+			st.RejectedClosed = max(st.RejectedClosed, closed)
+		}
+	}
+	return st
 }
 
 func (q *Queue[T]) readStats() Stats {

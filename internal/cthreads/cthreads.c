@@ -1,0 +1,256 @@
+// cthreads.c: the test harness's C threads. They use only the public ABI
+// (foreign.h), as a C library binding would.
+#define _GNU_SOURCE
+#include "cthreads.h"
+#include "foreign.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct {
+	uintptr_t token;
+	uint32_t id;
+	uint64_t count;
+	int until_closed;
+	uint64_t accepted, full;
+	int bad;
+	pthread_t th;
+} ct_thread;
+
+struct ct_producers {
+	int n;
+	ct_thread t[];
+};
+
+static void *producer_main(void *arg) {
+	ct_thread *t = arg;
+	ct_msg m = {.producer = t->id};
+	for (uint64_t seq = 0; t->until_closed || seq < t->count;) {
+		m.seq = seq;
+		int rc = foreign_post(t->token, &m, sizeof m);
+		if (rc == 0) {
+			seq++;
+			t->accepted++;
+		} else if (rc == FOREIGN_EFULL) {
+			t->full++;
+			sched_yield();
+		} else if (rc == FOREIGN_ECLOSED && t->until_closed) {
+			break;
+		} else {
+			t->bad = rc;
+			break;
+		}
+	}
+	return NULL;
+}
+
+ct_producers *ct_start(uintptr_t token, int n, uint32_t first_id, uint64_t count, int until_closed) {
+	ct_producers *p = calloc(1, sizeof *p + (size_t)n * sizeof(ct_thread));
+	if (p == NULL)
+		return NULL;
+	p->n = n;
+	for (int i = 0; i < n; i++) {
+		ct_thread *t = &p->t[i];
+		t->token = token;
+		t->id = first_id + (uint32_t)i;
+		t->count = count;
+		t->until_closed = until_closed;
+		if (pthread_create(&t->th, NULL, producer_main, t) != 0)
+			abort();
+	}
+	return p;
+}
+
+int ct_join(ct_producers *p, uint64_t *accepted, uint64_t *full_retries, int *bad_code) {
+	int ok = 0;
+	*full_retries = 0;
+	*bad_code = 0;
+	for (int i = 0; i < p->n; i++) {
+		pthread_join(p->t[i].th, NULL);
+		accepted[i] = p->t[i].accepted;
+		*full_retries += p->t[i].full;
+		if (p->t[i].bad != 0) {
+			*bad_code = p->t[i].bad;
+			ok = -1;
+		}
+	}
+	free(p);
+	return ok;
+}
+
+typedef struct {
+	uintptr_t token;
+	ct_msg m;
+	int rc;
+} fresh_arg;
+
+static void *fresh_main(void *arg) {
+	fresh_arg *a = arg;
+	do {
+		a->rc = foreign_post(a->token, &a->m, sizeof a->m);
+		if (a->rc == FOREIGN_EFULL)
+			sched_yield();
+	} while (a->rc == FOREIGN_EFULL);
+	return NULL;
+}
+
+int64_t ct_fresh_threads(uintptr_t token, uint32_t producer, int n) {
+	int64_t accepted = 0;
+	for (int i = 0; i < n; i++) {
+		fresh_arg a = {.token = token, .m = {.producer = producer, .seq = (uint64_t)i}};
+		pthread_t th;
+		if (pthread_create(&th, NULL, fresh_main, &a) != 0)
+			return -1;
+		pthread_join(th, NULL);
+		if (a.rc != 0)
+			return -1;
+		accepted++;
+	}
+	return accepted;
+}
+
+// Signal storm state. Handlers read it; it is set before the timers start.
+static uintptr_t storm_token;
+static uint32_t storm_producer;
+static _Atomic uint64_t tsig_seq, psig_next, psig_seq, tsig_runs, psig_runs, sig_full;
+static _Atomic int storm_bad;
+static pid_t storm_tid;
+
+// Runs in signal context: only async-signal-safe work. The thread-directed
+// handler runs on one thread and never nests (SIGUSR1 is masked while it
+// runs), so its accepted messages carry 0, 1, 2, ... in order. The
+// process-wide handler can run on several threads at once, so it takes
+// unique numbers atomically; a refused post leaves a gap.
+static void storm_handler(int sig, siginfo_t *si, void *uc) {
+	(void)sig;
+	(void)uc;
+	int directed = si->si_value.sival_int == 1;
+	ct_msg m = {.producer = storm_producer + (directed ? 1 : 2)};
+	if (directed) {
+		atomic_fetch_add(&tsig_runs, 1);
+		m.seq = atomic_load(&tsig_seq);
+	} else {
+		atomic_fetch_add(&psig_runs, 1);
+		m.seq = atomic_fetch_add(&psig_next, 1);
+	}
+	int rc = foreign_post(storm_token, &m, sizeof m);
+	if (rc == 0)
+		atomic_fetch_add(directed ? &tsig_seq : &psig_seq, 1);
+	else if (rc == FOREIGN_EFULL)
+		atomic_fetch_add(&sig_full, 1);
+	else
+		atomic_store(&storm_bad, rc);
+}
+
+typedef struct {
+	int64_t duration_ns;
+	uint64_t accepted;
+	int bad;
+	_Atomic int ready;
+} loop_arg;
+
+static int64_t now_ns(void) {
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void *storm_loop(void *arg) {
+	loop_arg *a = arg;
+	storm_tid = (pid_t)syscall(SYS_gettid);
+	atomic_store(&a->ready, 1);
+	while (atomic_load(&a->ready) != 2)
+		sched_yield();
+	ct_msg m = {.producer = storm_producer};
+	int64_t end = now_ns() + a->duration_ns;
+	while (now_ns() < end) {
+		m.seq = a->accepted;
+		int rc = foreign_post(storm_token, &m, sizeof m);
+		if (rc == 0)
+			a->accepted++;
+		else if (rc != FOREIGN_EFULL) {
+			a->bad = rc;
+			break;
+		}
+	}
+	return NULL;
+}
+
+static int make_timer(timer_t *tm, int directed, int64_t interval_ns) {
+	struct sigevent sev;
+	memset(&sev, 0, sizeof sev);
+	sev.sigev_signo = SIGUSR1;
+	sev.sigev_value.sival_int = directed;
+	if (directed) {
+		sev.sigev_notify = SIGEV_THREAD_ID;
+		sev._sigev_un._tid = storm_tid;
+	} else {
+		sev.sigev_notify = SIGEV_SIGNAL;
+	}
+	if (timer_create(CLOCK_MONOTONIC, &sev, tm) != 0)
+		return -1;
+	struct itimerspec its = {
+		.it_interval = {.tv_sec = interval_ns / 1000000000, .tv_nsec = interval_ns % 1000000000},
+		.it_value = {.tv_sec = 0, .tv_nsec = 1000},
+	};
+	return timer_settime(*tm, 0, &its, NULL);
+}
+
+int ct_signal_storm(uintptr_t token, uint32_t producer, int64_t interval_ns, int64_t duration_ns,
+                    ct_storm_result *out) {
+	memset(out, 0, sizeof *out);
+	storm_token = token;
+	storm_producer = producer;
+	atomic_store(&tsig_seq, 0);
+	atomic_store(&psig_seq, 0);
+	atomic_store(&psig_next, 0);
+	atomic_store(&tsig_runs, 0);
+	atomic_store(&psig_runs, 0);
+	atomic_store(&sig_full, 0);
+	atomic_store(&storm_bad, 0);
+
+	// SA_ONSTACK: the signal may land on a Go thread, which must run the
+	// handler on its alternate stack (a Go runtime requirement).
+	struct sigaction sa, old;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_sigaction = storm_handler;
+	sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGUSR1, &sa, &old) != 0)
+		return -1;
+
+	loop_arg a = {.duration_ns = duration_ns};
+	pthread_t th;
+	if (pthread_create(&th, NULL, storm_loop, &a) != 0)
+		return -1;
+	while (atomic_load(&a.ready) != 1)
+		sched_yield();
+	timer_t t1, t2;
+	int err = make_timer(&t1, 1, interval_ns) | make_timer(&t2, 0, interval_ns);
+	atomic_store(&a.ready, 2);
+	pthread_join(th, NULL);
+	timer_delete(t1);
+	timer_delete(t2);
+	// A signal may still be pending or running on some thread; give it time
+	// to finish before the old handler comes back.
+	struct timespec pause = {.tv_nsec = 20 * 1000 * 1000};
+	nanosleep(&pause, NULL);
+	sigaction(SIGUSR1, &old, NULL);
+
+	out->loop_accepted = a.accepted;
+	out->tsig_accepted = atomic_load(&tsig_seq);
+	out->psig_accepted = atomic_load(&psig_seq);
+	out->tsig_runs = atomic_load(&tsig_runs);
+	out->psig_runs = atomic_load(&psig_runs);
+	out->sig_full = atomic_load(&sig_full);
+	out->bad_code = a.bad != 0 ? a.bad : atomic_load(&storm_bad);
+	return err;
+}

@@ -1,0 +1,105 @@
+// Package cthreads runs C threads that post into foreign queues through the
+// public C ABI, for the tests: pthread producers, a thread per message, and
+// posts from signal handlers. It does not import the foreign package; the C
+// symbols it calls are resolved when a test binary links both.
+package cthreads
+
+/*
+#cgo CFLAGS: -I${SRCDIR}/../.. -std=gnu11 -Wall
+#cgo LDFLAGS: -lpthread -lrt
+#include "foreign.h"
+#include "cthreads.h"
+*/
+import "C"
+
+import (
+	"fmt"
+	"time"
+	"unsafe"
+)
+
+// Msg is the message every harness thread posts (ct_msg in cthreads.h).
+type Msg struct {
+	Producer uint32
+	_        uint32
+	Seq      uint64
+}
+
+var _ [unsafe.Sizeof(Msg{}) - C.sizeof_ct_msg]struct{}
+var _ [C.sizeof_ct_msg - unsafe.Sizeof(Msg{})]struct{}
+
+// Producers is a running set of producer threads.
+type Producers struct {
+	p *C.ct_producers
+	n int
+}
+
+// Start runs n pthreads; thread i posts {firstID+i, 0..count-1}, retrying
+// when the queue is full. With untilClosed, each posts until ECLOSED.
+func Start(token uintptr, n int, firstID uint32, count uint64, untilClosed bool) *Producers {
+	u := C.int(0)
+	if untilClosed {
+		u = 1
+	}
+	return &Producers{p: C.ct_start(C.uintptr_t(token), C.int(n), C.uint32_t(firstID), C.uint64_t(count), u), n: n}
+}
+
+// Wait joins the threads and returns each one's count of accepted posts
+// and the total of full-queue retries.
+func (p *Producers) Wait() (accepted []uint64, fullRetries uint64, err error) {
+	accepted = make([]uint64, p.n)
+	var full C.uint64_t
+	var bad C.int
+	if C.ct_join(p.p, (*C.uint64_t)(unsafe.Pointer(&accepted[0])), &full, &bad) != 0 {
+		err = fmt.Errorf("producer thread got return code %d", int(bad))
+	}
+	return accepted, uint64(full), err
+}
+
+// FreshThreads creates n threads one after another, each posting one
+// message {producer, i} and exiting.
+func FreshThreads(token uintptr, producer uint32, n int) (int, error) {
+	got := int64(C.ct_fresh_threads(C.uintptr_t(token), C.uint32_t(producer), C.int(n)))
+	if got < 0 {
+		return 0, fmt.Errorf("fresh thread post failed")
+	}
+	return int(got), nil
+}
+
+// StormResult counts what a signal storm posted.
+type StormResult struct {
+	LoopAccepted   uint64 // by the producer thread's loop (producer)
+	DirectAccepted uint64 // by the handler on that thread (producer+1)
+	ProcAccepted   uint64 // by the handler on any thread (producer+2)
+	DirectRuns     uint64
+	ProcRuns       uint64
+	SignalFull     uint64
+}
+
+// SignalStorm runs a producer thread for d while two POSIX timers send it,
+// and the whole process, SIGUSR1 every interval; the handler posts too.
+func SignalStorm(token uintptr, producer uint32, interval, d time.Duration) (StormResult, error) {
+	var r C.ct_storm_result
+	if C.ct_signal_storm(C.uintptr_t(token), C.uint32_t(producer), C.int64_t(interval), C.int64_t(d), &r) != 0 {
+		return StormResult{}, fmt.Errorf("signal storm setup failed")
+	}
+	if r.bad_code != 0 {
+		return StormResult{}, fmt.Errorf("storm post got return code %d", int(r.bad_code))
+	}
+	return StormResult{
+		LoopAccepted:   uint64(r.loop_accepted),
+		DirectAccepted: uint64(r.tsig_accepted),
+		ProcAccepted:   uint64(r.psig_accepted),
+		DirectRuns:     uint64(r.tsig_runs),
+		ProcRuns:       uint64(r.psig_runs),
+		SignalFull:     uint64(r.sig_full),
+	}, nil
+}
+
+// Post calls foreign_post from C with arbitrary arguments, to test bad input.
+func Post(token uintptr, msg unsafe.Pointer, n uintptr) int {
+	return int(C.foreign_post(C.foreign_token(token), msg, C.size_t(n)))
+}
+
+// Strerror calls foreign_strerror.
+func Strerror(code int) string { return C.GoString(C.foreign_strerror(C.int(code))) }

@@ -1,0 +1,44 @@
+// cthreads.h: C threads that post into a foreign queue, for the tests.
+#ifndef FOREIGN_CTHREADS_H
+#define FOREIGN_CTHREADS_H
+
+#include <stdint.h>
+
+// The message every harness thread posts: who, and its sequence number.
+typedef struct {
+	uint32_t producer;
+	uint32_t pad;
+	uint64_t seq;
+} ct_msg;
+
+typedef struct ct_producers ct_producers;
+
+// ct_start runs n pthreads; thread i posts msgs {first_id+i, 0..count-1}.
+// With until_closed, each posts until FOREIGN_ECLOSED (count is ignored).
+// EFULL is retried after sched_yield and counted.
+ct_producers *ct_start(uintptr_t token, int n, uint32_t first_id, uint64_t count, int until_closed);
+// ct_join waits for the threads; accepted[i] is thread i's count of
+// successful posts (they carry seq 0..accepted[i]-1). Returns 0 or -1 if
+// a thread saw an unexpected return code (stored in *bad_code).
+int ct_join(ct_producers *p, uint64_t *accepted, uint64_t *full_retries, int *bad_code);
+
+// ct_fresh_threads creates n threads one after another; each posts one
+// message {producer, i} and exits. Returns how many were accepted, or -1.
+int64_t ct_fresh_threads(uintptr_t token, uint32_t producer, int n);
+
+// ct_signal_storm: a producer thread posts {producer, seq} in a loop while a
+// POSIX timer (SIGEV_THREAD_ID) fires SIGUSR1 at it every interval_ns, and a
+// second, process-wide timer fires at whatever thread the kernel picks; the
+// handlers post {producer+1, seq} and {producer+2, seq} from signal context.
+// Runs for duration_ns. Fills counts: accepted by thread loop, by the
+// thread-directed handler, by the process-wide handler, handler runs, and
+// handler posts refused as full.
+typedef struct {
+	uint64_t loop_accepted, tsig_accepted, psig_accepted;
+	uint64_t tsig_runs, psig_runs, sig_full;
+	int bad_code;
+} ct_storm_result;
+int ct_signal_storm(uintptr_t token, uint32_t producer, int64_t interval_ns, int64_t duration_ns,
+                    ct_storm_result *out);
+
+#endif
