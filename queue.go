@@ -184,8 +184,7 @@ func (q *Queue[T]) start() {
 func (q *Queue[T]) register() {
 	runtime.AddCleanup(q, func(r *ring) {
 		if !r.freed.Load() {
-			cClose(r.c)
-			r.free()
+			r.discard()
 		}
 	}, q.r)
 }

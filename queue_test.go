@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"math/rand/v2"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -418,5 +419,28 @@ func TestOpenCloseChurn(t *testing.T) {
 	p.Close() // empty pull queue: freed at once
 	if !p.isFreed() {
 		t.Error("empty pull queue not freed by Close")
+	}
+}
+
+// A pull-mode queue dropped without Close is freed by its cleanup, even
+// with C producers still posting into it: they are refused from then on.
+func TestAbandonedPullQueue(t *testing.T) {
+	q, err := NewQueue[cthreads.Msg](nil, Config{Capacity: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := uintptr(q.Token())
+	gen := q.r.gen
+	c := q.r.c
+	p := cthreads.Start(tok, 2, 0, 0, true) // until closed
+	q = nil
+	within(t, 10*time.Second, "cleanup", func() {
+		for c.tail.Load()>>genShift == gen && c.park.Load() != parkDead {
+			runtime.GC()
+			time.Sleep(time.Millisecond)
+		}
+	})
+	if _, _, err := p.Wait(); err != nil {
+		t.Fatal(err)
 	}
 }

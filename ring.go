@@ -268,6 +268,23 @@ func (r *ring) sleep(ctx context.Context) error {
 	return nil
 }
 
+// discard closes the ring, drops what it holds and frees it. Producers
+// that claimed a cell before the close are still writing it; the ring is
+// freed only after the last of them has published. Consumer only.
+func (r *ring) discard() {
+	final := cClose(r.c)
+	for ; r.head != final; r.head = (r.head + 1) & posMask {
+		for {
+			if _, ok := r.ready(r.head); ok {
+				break
+			}
+			runtime.Gosched()
+		}
+	}
+	r.c.head.Store(r.head)
+	r.free()
+}
+
 // free releases the C resources. The ring must be drained.
 func (r *ring) free() {
 	cFree(r.token) // sets park DEAD before the fd can go away
