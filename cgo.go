@@ -7,6 +7,7 @@ package foreign
 /*
 #include "foreign.h"
 #include "ring.h"
+#include "wait.h"
 */
 import "C"
 
@@ -33,10 +34,11 @@ const (
 )
 
 // cOpen allocates a control block and its ring.
-func cOpen(msgSize, capacity uintptr, start uint64, wakeKind int) (Token, *ctl, unsafe.Pointer, error) {
+func cOpen(msgSize, capacity uintptr, start uint64, wakeKind, callArg, callRet int) (Token, *ctl, unsafe.Pointer, error) {
 	var tok C.uintptr_t
 	var c *C.fq_ctl
-	rc := C.fq_open(C.uint64_t(msgSize), C.uint64_t(capacity), C.uint64_t(start), C.int(wakeKind), &tok, &c)
+	rc := C.fq_open(C.uint64_t(msgSize), C.uint64_t(capacity), C.uint64_t(start), C.int(wakeKind),
+		C.int64_t(callArg), C.int64_t(callRet), &tok, &c)
 	if rc != 0 {
 		return 0, nil, nil, syscall.Errno(-rc)
 	}
@@ -50,8 +52,25 @@ func cClose(c *ctl) uint64 { return uint64(C.fq_close((*C.fq_ctl)(unsafe.Pointer
 // have drained every claimed cell first.
 func cFree(t Token) { C.fq_free(C.uintptr_t(t)) }
 
-// cWake runs the producer-side wake protocol.
-func cWake(c *ctl) { C.fq_wake((*C.fq_ctl)(unsafe.Pointer(c))) }
+// cSpace tells C threads waiting for room that the consumer made some.
+func cSpace(c *ctl) { C.fq_space((*C.fq_ctl)(unsafe.Pointer(c))) }
+
+// cSetFutex switches the C waits between futex(2) and the portable
+// condition-variable fallback; the tests run both.
+func cSetFutex(on bool) (was bool) {
+	was = C.fq_use_futex != 0
+	C.fq_use_futex = 0
+	if on {
+		C.fq_use_futex = 1
+	}
+	return was
+}
+
+// cComplete hands a call's result to the C caller waiting in slot hdr. It
+// reports true if the caller had given up (the result was dropped).
+func cComplete(hdr uint64, code int, ret unsafe.Pointer, n uintptr) bool {
+	return C.fq_complete(C.uint64_t(hdr), C.int(code), ret, C.size_t(n)) != 0
+}
 
 // cStrerror describes a C return code.
 func cStrerror(code int) string { return C.GoString(C.foreign_strerror(C.int(code))) }
@@ -97,6 +116,18 @@ var (
 	_ [C.FQ_OFF_WAKEUPS - unsafe.Offsetof(ctl{}.wakeups)]struct{}
 	_ [unsafe.Offsetof(ctl{}.readFd) - C.FQ_OFF_READ_FD]struct{}
 	_ [C.FQ_OFF_READ_FD - unsafe.Offsetof(ctl{}.readFd)]struct{}
+	_ [unsafe.Offsetof(ctl{}.callRet) - C.FQ_OFF_CALL_RET]struct{}
+	_ [C.FQ_OFF_CALL_RET - unsafe.Offsetof(ctl{}.callRet)]struct{}
+	_ [unsafe.Offsetof(ctl{}.timedOut) - C.FQ_OFF_TIMED_OUT]struct{}
+	_ [C.FQ_OFF_TIMED_OUT - unsafe.Offsetof(ctl{}.timedOut)]struct{}
+	_ [unsafe.Offsetof(ctl{}.callArg) - C.FQ_OFF_CALL_ARG]struct{}
+	_ [C.FQ_OFF_CALL_ARG - unsafe.Offsetof(ctl{}.callArg)]struct{}
+	_ [unsafe.Offsetof(ctl{}.consumerTid) - C.FQ_OFF_CONSUMER_TID]struct{}
+	_ [C.FQ_OFF_CONSUMER_TID - unsafe.Offsetof(ctl{}.consumerTid)]struct{}
+	_ [unsafe.Offsetof(ctl{}.spaceSeq) - C.FQ_OFF_SPACE_SEQ]struct{}
+	_ [C.FQ_OFF_SPACE_SEQ - unsafe.Offsetof(ctl{}.spaceSeq)]struct{}
+	_ [unsafe.Offsetof(ctl{}.waiters) - C.FQ_OFF_WAITERS]struct{}
+	_ [C.FQ_OFF_WAITERS - unsafe.Offsetof(ctl{}.waiters)]struct{}
 	_ [unsafe.Sizeof(ctl{}) - C.FQ_CTL_SIZE]struct{}
 	_ [C.FQ_CTL_SIZE - unsafe.Sizeof(ctl{})]struct{}
 

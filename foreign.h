@@ -7,8 +7,10 @@
  * `void *` user-data argument; 0 is never a valid token.
  *
  * Thread and signal safety:
- *   foreign_post      async-signal-safe, lock-free, never blocks, no malloc.
- *   foreign_strerror  async-signal-safe (returns a static string).
+ *   foreign_post       async-signal-safe, lock-free, never blocks, no malloc.
+ *   foreign_strerror   async-signal-safe (returns a static string).
+ *   foreign_post_wait  blocks (while the queue is full); not for signal handlers.
+ *   foreign_call       blocks (until Go returns); not for signal handlers.
  *
  * Every function returns 0 on success or one of the negative FOREIGN_E*
  * codes below. The codes are distinct and stable across releases.
@@ -47,6 +49,36 @@ typedef uintptr_t foreign_token;
  * consumer, once per burst). errno is preserved.
  */
 int foreign_post(foreign_token t, const void *msg, size_t len);
+
+/*
+ * foreign_post_wait is foreign_post that waits while the queue is full, up
+ * to timeout_ns nanoseconds (negative: no limit). It returns 0,
+ * FOREIGN_ETIMEDOUT, or FOREIGN_ECLOSED if the queue is closed meanwhile
+ * (Close wakes every waiter). Waiters are woken when the consumer makes
+ * room; none is left asleep while there is room.
+ */
+int foreign_post_wait(foreign_token t, const void *msg, size_t len, int64_t timeout_ns);
+
+/*
+ * foreign_call calls the Go function behind t (a foreign.Func) with the
+ * arglen bytes at arg and waits for its result, which is copied into the
+ * retlen bytes at ret. arglen and retlen must equal the sizes of the Go
+ * argument and result types (0 for an empty struct; arg and ret may then be
+ * NULL). It returns:
+ *   0                  ret holds the result;
+ *   FOREIGN_ETIMEDOUT  timeout_ns (negative: no limit) passed first; the
+ *                      call may still run later, and its result is dropped
+ *                      (never written into ret) and counted;
+ *   FOREIGN_ECLOSED    the function was closed before the call was accepted;
+ *   FOREIGN_EDEADLK    the caller is the thread running the Go function
+ *                      (it called into C, which called back): it would wait
+ *                      for itself, so it fails at once instead;
+ *   FOREIGN_EPANIC     the Go function panicked; ret is untouched;
+ *   FOREIGN_EINVAL     bad token or sizes.
+ * A call accepted before Close still runs and returns its result.
+ */
+int foreign_call(foreign_token t, const void *arg, size_t arglen, void *ret, size_t retlen,
+                 int64_t timeout_ns);
 
 /* foreign_strerror describes a return code; never NULL. */
 const char *foreign_strerror(int code);

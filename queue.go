@@ -32,6 +32,11 @@ type Config struct {
 	// slog.Default().
 	OnPanic func(*PanicError)
 
+	// Workers is the number of goroutines that run a Func's calls. Above 1,
+	// calls run in parallel and complete in no particular order: use it only
+	// for calls that are independent of each other. Zero means 1.
+	Workers int
+
 	// Test hooks: the first position (to test wrap-around) and the wake-up
 	// mechanism (to test the portable pipe fallback on Linux).
 	start uint64
@@ -115,7 +120,10 @@ func NewBatchQueue[T any](handler func([]T), cfg Config) (*Queue[T], error) {
 	return q, nil
 }
 
-func newQueue[T any](cfg Config) (*Queue[T], error) {
+func newQueue[T any](cfg Config) (*Queue[T], error) { return newQueueCall[T](cfg, 0, -1) }
+
+// newQueueCall makes the queue behind a Func when callRet >= 0.
+func newQueueCall[T any](cfg Config, callArg, callRet int) (*Queue[T], error) {
 	var zero T
 	if err := checkPlain(reflect.TypeOf(&zero).Elem()); err != nil {
 		return nil, err
@@ -136,7 +144,7 @@ func newQueue[T any](cfg Config) (*Queue[T], error) {
 	if cfg.pipe {
 		kind = wakePipe
 	}
-	r, err := openRing(size, uintptr(capacity), cfg.start, kind)
+	r, err := openRing(size, uintptr(capacity), cfg.start, kind, callArg, callRet)
 	if err != nil {
 		return nil, fmt.Errorf("foreign: new queue: %w", err)
 	}
@@ -196,15 +204,30 @@ func (q *Queue[T]) Token() Token { return q.r.token }
 // returns ErrFull if the queue holds Capacity messages and ErrClosed after
 // Close. A nil return means v will be delivered.
 func (q *Queue[T]) Post(v T) error {
-	r := q.r
-	pos, err := r.claim()
+	pos, err := q.r.claim(false, true)
 	if err != nil {
 		return err
 	}
-	cell := r.cell(pos)
-	*(*T)(unsafe.Add(cell, cellHdr)) = v
-	r.publish(cell, pos)
+	q.put(pos, v)
 	return nil
+}
+
+// PostWait is Post that waits while the queue is full, until ctx is done
+// (then it returns ctx.Err()). Close wakes it with ErrClosed.
+func (q *Queue[T]) PostWait(ctx context.Context, v T) error {
+	pos, err := q.r.postWait(ctx)
+	if err != nil {
+		return err
+	}
+	q.put(pos, v)
+	return nil
+}
+
+// put writes v into the claimed cell at pos and publishes it.
+func (q *Queue[T]) put(pos uint64, v T) {
+	cell := q.r.cell(pos)
+	*(*T)(unsafe.Add(cell, cellHdr)) = v
+	q.r.publish(cell, pos)
 }
 
 // take copies up to len(buf) ready messages out of the ring and passes their
@@ -288,8 +311,8 @@ func (q *Queue[T]) handleSafely(vs []T) (done int) {
 // then ErrClosed. Close is idempotent and safe to call concurrently.
 func (q *Queue[T]) Close() error {
 	q.closeOnce.Do(func() {
-		cClose(q.r.c)
-		cWake(q.r.c)
+		cClose(q.r.c) // wakes the consumer and C waiters
+		q.r.roomAppeared()
 	})
 	if q.pull {
 		if q.mu.TryLock() {
@@ -362,6 +385,7 @@ func (q *Queue[T]) readStats() Stats {
 		RejectedClosed: c.rejectedClosed.Load(),
 		Wakeups:        c.wakeups.Load(),
 		Panics:         q.panics.Load(),
+		TimedOut:       c.timedOut.Load(),
 	}
 }
 

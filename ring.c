@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include "foreign.h"
 #include "ring.h"
+#include "wait.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -46,17 +47,15 @@ void *fq_cells(fq_ctl *c) { return (void *)atomic_load_explicit(&c->ring, memory
 
 static inline uint64_t tail_gen(uint64_t tail) { return tail >> FQ_GEN_SHIFT; }
 
-// A generation that was never issued for this block is "ahead" of the
-// current one; treat it as an invalid token rather than a closed one.
-static int gen_ahead(uint64_t tok, uint64_t cur) {
-	uint64_t d = (tok - cur) & FQ_GEN_MASK;
-	return d != 0 && d < (FQ_GEN_MASK >> 1);
-}
+// A generation that was never issued for this block is ahead of the
+// current one: an invalid token rather than a closed one. Generations never
+// wrap (a block is retired at the last one, see fq_free).
+static int gen_ahead(uint64_t tok, uint64_t cur) { return tok > cur; }
 
 int fq_wake(fq_ctl *c) {
 	uint32_t expect = FQ_PARK_PARKED;
 	if (!atomic_compare_exchange_strong_explicit(&c->park, &expect, FQ_PARK_WAKING,
-	                                             memory_order_acq_rel, memory_order_relaxed))
+	                                             memory_order_seq_cst, memory_order_seq_cst))
 		return 0;
 	// While park is WAKING, teardown cannot close the fd (it waits for us).
 	int fd = (int)atomic_load_explicit(&c->wake_fd, memory_order_relaxed);
@@ -74,38 +73,49 @@ int fq_wake(fq_ctl *c) {
 	return 1;
 }
 
-int foreign_post(foreign_token t, const void *msg, size_t len) {
-	fq_ctl *c = fq_lookup(t);
-	if (c == NULL)
-		return FOREIGN_EINVAL;
-	uint64_t tgen = ((uint64_t)t >> FQ_IDX_BITS) & FQ_GEN_MASK;
+// claim is the claim step of the protocol (ring.h). It validates the
+// token and the length against the generation it claims in, and on success
+// the caller owns cell[*pos & *mask]. fresh_head makes it read the
+// consumer's head instead of the cache (a waiter's retry must).
+static int claim(fq_ctl *c, uint64_t tgen, int mode, size_t len, int count_full, int fresh_head,
+                 uint64_t *pos_out, uint64_t *mask_out) {
 	uint64_t tail = atomic_load_explicit(&c->tail, memory_order_acquire);
-	uint64_t pos, mask;
 	for (;;) {
 		uint64_t gen = tail_gen(tail);
 		if (gen != tgen)
 			return (gen == 0 || gen_ahead(tgen, gen)) ? FOREIGN_EINVAL : FOREIGN_ECLOSED;
 		if (tail & FQ_CLOSED) {
-			atomic_fetch_add_explicit(&c->rejected_closed, 1, memory_order_relaxed);
+			if (count_full) // counts each refused post once, not a waiter's retries
+				atomic_fetch_add_explicit(&c->rejected_closed, 1, memory_order_relaxed);
 			return FOREIGN_ECLOSED;
 		}
 		// These fields belong to generation gen: they were written before the
 		// tail that our acquire load saw, and cannot change before a close.
-		if (msg == NULL || len != atomic_load_explicit(&c->msg_size, memory_order_relaxed))
+		uint64_t call_ret = atomic_load_explicit(&c->call_ret, memory_order_relaxed);
+		if (mode == FQ_MODE_POST) {
+			if (call_ret != 0 || len != atomic_load_explicit(&c->msg_size, memory_order_relaxed))
+				return FOREIGN_EINVAL;
+		} else if (call_ret == 0 || len != atomic_load_explicit(&c->call_arg, memory_order_relaxed)) {
 			return FOREIGN_EINVAL;
-		mask = atomic_load_explicit(&c->mask, memory_order_relaxed);
-		pos = tail & FQ_POS_MASK;
-		int64_t depth = fq_diff(pos, atomic_load_explicit(&c->head_cache, memory_order_acquire));
+		}
+		uint64_t mask = atomic_load_explicit(&c->mask, memory_order_relaxed);
+		uint64_t pos = tail & FQ_POS_MASK;
+		// The cache is tagged with its generation: a producer of an older
+		// generation may store into it late, after the block was reused; such
+		// a value is ignored (treated as full, so the real head is read).
+		uint64_t hc = fresh_head ? 0 : atomic_load_explicit(&c->head_cache, memory_order_acquire);
+		int64_t depth = (fresh_head || tail_gen(hc) != tgen) ? (int64_t)mask + 1 : fq_diff(pos, hc & FQ_POS_MASK);
 		if (depth > (int64_t)mask) {
-			// The cache says full; ask the consumer. This acquire pairs with
-			// the consumer's release of head: its reads of those cells are done.
-			uint64_t head = atomic_load_explicit(&c->head, memory_order_acquire);
+			// The cache says full; ask the consumer. This load pairs with the
+			// consumer's store of head: its reads of those cells are done.
+			uint64_t head = atomic_load_explicit(&c->head, memory_order_seq_cst);
 			depth = fq_diff(pos, head);
 			if (depth > (int64_t)mask) {
-				atomic_fetch_add_explicit(&c->rejected_full, 1, memory_order_relaxed);
+				if (count_full)
+					atomic_fetch_add_explicit(&c->rejected_full, 1, memory_order_relaxed);
 				return FOREIGN_EFULL;
 			}
-			atomic_store_explicit(&c->head_cache, head, memory_order_release);
+			atomic_store_explicit(&c->head_cache, (tgen << FQ_GEN_SHIFT) | head, memory_order_release);
 		}
 		if (depth < 0) { // our tail is older than the consumer's head
 			tail = atomic_load_explicit(&c->tail, memory_order_acquire);
@@ -113,20 +123,79 @@ int foreign_post(foreign_token t, const void *msg, size_t len) {
 		}
 		uint64_t next = (tail & ~FQ_POS_MASK) | ((pos + 1) & FQ_POS_MASK);
 		// seq_cst: one side of the park/wake Dekker pair (see ring.h).
-		if (atomic_compare_exchange_weak_explicit(&c->tail, &tail, next,
-		                                          memory_order_seq_cst, memory_order_acquire))
-			break;
+		if (atomic_compare_exchange_weak_explicit(&c->tail, &tail, next, memory_order_seq_cst,
+		                                          memory_order_acquire)) {
+			*pos_out = pos;
+			*mask_out = mask;
+			return 0;
+		}
 	}
-	// This producer owns cell[pos & mask] until it publishes it.
+}
+
+// publish copies the message into the claimed cell and passes the cell to
+// the consumer, waking it if it parked.
+static void publish(fq_ctl *c, uint64_t pos, uint64_t mask, int mode, uint64_t hdr, const void *msg,
+                    size_t len) {
 	uintptr_t ring = atomic_load_explicit(&c->ring, memory_order_relaxed);
 	uint64_t cs = atomic_load_explicit(&c->cell_size, memory_order_relaxed);
 	fq_cell *cell = (fq_cell *)(ring + (uintptr_t)((pos & mask) * cs));
-	__builtin_memcpy(cell + 1, msg, len);
+	unsigned char *dst = (unsigned char *)(cell + 1);
+	if (mode == FQ_MODE_CALL) {
+		__builtin_memcpy(dst, &hdr, sizeof hdr);
+		dst += sizeof hdr;
+	}
+	if (len > 0)
+		__builtin_memcpy(dst, msg, len);
 	// Passes ownership of the cell to the consumer.
 	atomic_store_explicit(&cell->seq, (pos + 1) & FQ_POS_MASK, memory_order_release);
 	if (atomic_load_explicit(&c->park, memory_order_seq_cst) == FQ_PARK_PARKED)
 		fq_wake(c);
+}
+
+int fq_post(foreign_token t, int mode, uint64_t hdr, const void *msg, size_t len, int64_t deadline) {
+	fq_ctl *c = fq_lookup(t);
+	if (c == NULL || (msg == NULL && (mode == FQ_MODE_POST || len > 0)))
+		return FOREIGN_EINVAL;
+	uint64_t tgen = ((uint64_t)t >> FQ_IDX_BITS) & FQ_GEN_MASK;
+	uint64_t pos, mask;
+	int rc = claim(c, tgen, mode, len, deadline == FQ_NO_WAIT, 0, &pos, &mask);
+	while (rc == FOREIGN_EFULL && deadline != FQ_NO_WAIT) {
+		// Waiting for room; see "Waiting" in ring.h.
+		atomic_fetch_add_explicit(&c->waiters, 1, memory_order_seq_cst);
+		uint32_t seen = atomic_load_explicit(&c->space_seq, memory_order_seq_cst);
+		rc = claim(c, tgen, mode, len, 0, 1, &pos, &mask);
+		if (rc == FOREIGN_EFULL) {
+			if (deadline >= 0 && fq_now_ns() >= deadline)
+				rc = FOREIGN_ETIMEDOUT;
+			else if (fq_wait32(&c->space_seq, seen, deadline) == 0)
+				rc = claim(c, tgen, mode, len, 0, 1, &pos, &mask);
+		}
+		atomic_fetch_sub_explicit(&c->waiters, 1, memory_order_relaxed);
+		if (rc == FOREIGN_ECLOSED)
+			atomic_fetch_add_explicit(&c->rejected_closed, 1, memory_order_relaxed);
+		if (rc == FOREIGN_ETIMEDOUT) {
+			atomic_fetch_add_explicit(&c->timed_out, 1, memory_order_relaxed);
+			return rc;
+		}
+	}
+	if (rc != 0)
+		return rc;
+	publish(c, pos, mask, mode, hdr, msg, len);
 	return 0;
+}
+
+int foreign_post(foreign_token t, const void *msg, size_t len) {
+	return fq_post(t, FQ_MODE_POST, 0, msg, len, FQ_NO_WAIT);
+}
+
+int foreign_post_wait(foreign_token t, const void *msg, size_t len, int64_t timeout_ns) {
+	int64_t deadline = fq_deadline(timeout_ns);
+	return fq_post(t, FQ_MODE_POST, 0, msg, len, deadline == FQ_NO_WAIT ? -1 : deadline);
+}
+
+void fq_space(fq_ctl *c) {
+	atomic_fetch_add_explicit(&c->space_seq, 1, memory_order_seq_cst);
+	fq_wake32(&c->space_seq);
 }
 
 const char *foreign_strerror(int code) {
@@ -167,7 +236,9 @@ static int open_wake(int kind, int64_t *wfd, int64_t *rfd) {
 // fq_open takes a free control block, allocates its ring and wake fd, and
 // publishes it with a new generation. It returns 0 or a negative errno.
 int fq_open(uint64_t msg_size, uint64_t capacity, uint64_t start, int wake_kind,
-            uintptr_t *token, fq_ctl **out) {
+            int64_t call_arg, int64_t call_ret, uintptr_t *token, fq_ctl **out) {
+	if (call_ret > FQ_MAX_RET || (call_ret >= 0 && (call_arg < 0 || (uint64_t)call_arg + 8 > msg_size)))
+		return -EINVAL;
 	if (msg_size == 0 || msg_size > FQ_MAX_MSG || capacity == 0 ||
 	    capacity > FQ_MAX_CAPACITY || (capacity & (capacity - 1)) != 0)
 		return -EINVAL;
@@ -226,9 +297,7 @@ int fq_open(uint64_t msg_size, uint64_t capacity, uint64_t start, int wake_kind,
 		atomic_store_explicit(slot, chunk, memory_order_release);
 	}
 	fq_ctl *c = &chunk[idx & (FQ_CHUNK_LEN - 1)];
-	uint64_t gen = (tail_gen(atomic_load_explicit(&c->tail, memory_order_relaxed)) + 1) & FQ_GEN_MASK;
-	if (gen == 0)
-		gen = 1;
+	uint64_t gen = tail_gen(atomic_load_explicit(&c->tail, memory_order_relaxed)) + 1; // < FQ_GEN_MASK+1: see fq_free
 	atomic_store_explicit(&c->ring, (uintptr_t)ring, memory_order_relaxed);
 	atomic_store_explicit(&c->mask, capacity - 1, memory_order_relaxed);
 	atomic_store_explicit(&c->cell_size, cs, memory_order_relaxed);
@@ -238,12 +307,18 @@ int fq_open(uint64_t msg_size, uint64_t capacity, uint64_t start, int wake_kind,
 	atomic_store_explicit(&c->read_fd, rfd, memory_order_relaxed);
 	atomic_store_explicit(&c->wake_kind, rfd == wfd ? FQ_WAKE_EVENTFD : FQ_WAKE_PIPE, memory_order_relaxed);
 	atomic_store_explicit(&c->head, start, memory_order_relaxed);
-	atomic_store_explicit(&c->head_cache, start, memory_order_relaxed);
+	atomic_store_explicit(&c->head_cache, (gen << FQ_GEN_SHIFT) | start, memory_order_relaxed);
 	atomic_store_explicit(&c->high_water, 0, memory_order_relaxed);
 	atomic_store_explicit(&c->rejected_full, 0, memory_order_relaxed);
 	atomic_store_explicit(&c->rejected_closed, 0, memory_order_relaxed);
 	atomic_store_explicit(&c->wakeups, 0, memory_order_relaxed);
 	atomic_store_explicit(&c->park, FQ_PARK_RUNNING, memory_order_relaxed);
+	atomic_store_explicit(&c->call_ret, call_ret < 0 ? 0 : (uint64_t)call_ret + 1, memory_order_relaxed);
+	atomic_store_explicit(&c->call_arg, call_ret < 0 ? 0 : (uint64_t)call_arg, memory_order_relaxed);
+	atomic_store_explicit(&c->timed_out, 0, memory_order_relaxed);
+	atomic_store_explicit(&c->consumer_tid, 0, memory_order_relaxed);
+	// space_seq and waiters carry over: a waiter of the previous generation
+	// may still be leaving, and its decrement must balance.
 	// Publishes everything above to producers whose acquire load sees gen.
 	atomic_store_explicit(&c->tail, (gen << FQ_GEN_SHIFT) | start, memory_order_release);
 	pthread_mutex_unlock(&fq_mu);
@@ -260,6 +335,12 @@ uint64_t fq_close(fq_ctl *c) {
 	       !atomic_compare_exchange_weak_explicit(&c->tail, &tail, tail | FQ_CLOSED,
 	                                              memory_order_seq_cst, memory_order_acquire)) {
 	}
+	// Wake every producer waiting for room: they will see the closed bit.
+	fq_space(c);
+	// And the consumer, if it parked. The seq_cst load after the seq_cst
+	// CAS above is the closer's side of the Dekker pair (ring.h).
+	if (atomic_load_explicit(&c->park, memory_order_seq_cst) == FQ_PARK_PARKED)
+		fq_wake(c);
 	return tail & FQ_POS_MASK;
 }
 
@@ -267,6 +348,10 @@ void fq_free(uintptr_t token) {
 	fq_ctl *c = fq_lookup(token);
 	if (c == NULL)
 		return;
+	uint64_t tail = atomic_load_explicit(&c->tail, memory_order_acquire);
+	if (tail_gen(tail) != (((uint64_t)token >> FQ_IDX_BITS) & FQ_GEN_MASK) || !(tail & FQ_CLOSED) ||
+	    atomic_load_explicit(&c->park, memory_order_acquire) == FQ_PARK_DEAD)
+		return; // not ours, not closed, or freed already
 	// Wait out a producer that is writing a wake-up, then forbid new ones.
 	for (;;) {
 		uint32_t p = atomic_load_explicit(&c->park, memory_order_acquire);
@@ -285,6 +370,11 @@ void fq_free(uintptr_t token) {
 	free((void *)atomic_load_explicit(&c->ring, memory_order_relaxed));
 	atomic_store_explicit(&c->ring, 0, memory_order_relaxed);
 
+	// A block whose generation is the last one is retired, not reused, so
+	// a generation never comes round again and a stale token can never
+	// claim. That costs one control block per 2^19 - 1 queues.
+	if (tail_gen(tail) == FQ_GEN_MASK)
+		return;
 	pthread_mutex_lock(&fq_mu);
 	uint32_t idx = (uint32_t)(token & (FQ_MAX_QUEUES - 1));
 	fq_free_list[(fq_free_head + fq_free_len) % FQ_MAX_QUEUES] = (uint16_t)idx;

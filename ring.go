@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -44,7 +45,7 @@ type ctl struct {
 	start    atomic.Uint64
 	wakeFd   atomic.Int64
 	wakeKind atomic.Int64
-	_        [64 - 7*8]byte
+	callRet  atomic.Uint64
 
 	head      atomic.Uint64
 	highWater atomic.Uint64
@@ -57,7 +58,11 @@ type ctl struct {
 	rejectedClosed atomic.Uint64
 	wakeups        atomic.Uint64
 	readFd         atomic.Int64
-	_              [64 - 4*8]byte
+	timedOut       atomic.Uint64
+	callArg        atomic.Uint64
+	consumerTid    atomic.Int64
+	spaceSeq       atomic.Uint32
+	waiters        atomic.Uint32
 }
 
 // diff is a-b as a signed 44-bit number: positions wrap, so they are only
@@ -86,13 +91,19 @@ type ring struct {
 	deliveredPub atomic.Uint64
 	freed        atomic.Bool
 
+	goWaiters atomic.Int32
+	roomMu    sync.Mutex
+	room      chan struct{}
+
 	// raceSync is the address the race-detector annotations synchronise on
 	// (race.go); it is never read or written.
 	raceSync byte
 }
 
-func openRing(msgSize, capacity uintptr, start uint64, wakeKind int) (*ring, error) {
-	tok, c, cells, err := cOpen(msgSize, capacity, start, wakeKind)
+// openRing opens a queue; for a function, callArg and callRet are the
+// argument and result sizes (callRet < 0: a plain queue).
+func openRing(msgSize, capacity uintptr, start uint64, wakeKind int, callArg, callRet int) (*ring, error) {
+	tok, c, cells, err := cOpen(msgSize, capacity, start, wakeKind, callArg, callRet)
 	if err != nil {
 		return nil, err
 	}
@@ -121,9 +132,11 @@ func (r *ring) cell(pos uint64) unsafe.Pointer {
 
 func cellSeq(cell unsafe.Pointer) *atomic.Uint64 { return (*atomic.Uint64)(cell) }
 
-// claim is the Go producer's half of the claim step in ring.h. On success the
-// caller owns the returned cell and must publish it.
-func (r *ring) claim() (pos uint64, err error) {
+// claim is the Go producer's half of the claim step in ring.h (claim in
+// ring.c). On success the caller owns the returned cell and must publish
+// it. A waiter's retry passes fresh to read the consumer's head rather than
+// the cache; count says whether a refusal is counted in the stats.
+func (r *ring) claim(fresh, count bool) (pos uint64, err error) {
 	c := r.c
 	for {
 		tail := c.tail.Load()
@@ -131,19 +144,26 @@ func (r *ring) claim() (pos uint64, err error) {
 			return 0, ErrClosed // the block was recycled: we are long closed
 		}
 		if tail&closedBit != 0 {
-			c.rejectedClosed.Add(1)
+			if count {
+				c.rejectedClosed.Add(1)
+			}
 			return 0, ErrClosed
 		}
 		pos = tail & posMask
-		depth := diff(pos, c.headCache.Load())
+		depth := int64(r.mask) + 1
+		if hc := c.headCache.Load(); !fresh && hc>>genShift == r.gen {
+			depth = diff(pos, hc&posMask)
+		}
 		if depth > int64(r.mask) {
 			head := c.head.Load() // pairs with the consumer's store of head
 			depth = diff(pos, head)
 			if depth > int64(r.mask) {
-				c.rejectedFull.Add(1)
+				if count {
+					c.rejectedFull.Add(1)
+				}
 				return 0, ErrFull
 			}
-			c.headCache.Store(head)
+			c.headCache.Store(r.gen<<genShift | head)
 		}
 		if depth < 0 {
 			continue // our tail is older than the consumer's head
@@ -190,13 +210,66 @@ func (r *ring) ready(pos uint64) (unsafe.Pointer, bool) {
 	return cell, cellSeq(cell).Load() == (pos+1)&posMask
 }
 
-// release passes n consumed cells back to the producers.
+// release passes n consumed cells back to the producers and wakes any
+// that wait for room. The store of head and the loads of the waiter counts
+// are the consumer's side of the waiting Dekker pair (ring.h, "Waiting").
 func (r *ring) release(n int) {
 	raceAcquire(unsafe.Pointer(&r.raceSync))
 	r.head = (r.head + uint64(n)) & posMask
 	r.c.head.Store(r.head)
 	r.delivered += uint64(n)
 	r.deliveredPub.Store(r.delivered)
+	if r.c.waiters.Load() != 0 {
+		cSpace(r.c)
+	}
+	if r.goWaiters.Load() != 0 {
+		r.roomAppeared()
+	}
+}
+
+// Go producers waiting for room (PostWait) sleep on a channel that the
+// consumer closes and replaces when it makes room, and Close closes too.
+// They count themselves in goWaiters first, then retry, so a release
+// between their failed claim and their sleep is not missed.
+func (r *ring) roomChan() <-chan struct{} {
+	r.roomMu.Lock()
+	defer r.roomMu.Unlock()
+	if r.room == nil {
+		r.room = make(chan struct{})
+	}
+	return r.room
+}
+
+func (r *ring) roomAppeared() {
+	r.roomMu.Lock()
+	if r.room != nil {
+		close(r.room)
+		r.room = nil
+	}
+	r.roomMu.Unlock()
+}
+
+// postWait claims a cell, waiting while the ring is full until ctx is done.
+func (r *ring) postWait(ctx context.Context) (uint64, error) {
+	pos, err := r.claim(false, false)
+	for err == ErrFull {
+		r.goWaiters.Add(1)
+		room := r.roomChan() // before the retry: a release after it closes room
+		pos, err = r.claim(true, false)
+		if err == ErrFull {
+			select {
+			case <-room:
+			case <-ctx.Done():
+				err = ctx.Err()
+				r.c.timedOut.Add(1)
+			}
+		}
+		r.goWaiters.Add(-1)
+	}
+	if err == ErrClosed {
+		r.c.rejectedClosed.Add(1)
+	}
+	return pos, err
 }
 
 // noteDepth records the high-water depth. n cells were ready in one batch;
@@ -217,8 +290,6 @@ func (r *ring) drained() bool {
 	t := r.c.tail.Load()
 	return t&closedBit != 0 && t&posMask == r.head
 }
-
-var errWoken = errors.New("woken")
 
 // park sleeps until a producer wakes the consumer, ctx is done, or there is
 // reason to look at the ring again. Spurious returns are allowed.

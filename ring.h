@@ -10,7 +10,9 @@
  * Table. Control blocks live in a two-level table that is never freed:
  * FQ_CHUNKS chunk pointers, each chunk FQ_CHUNK_LEN blocks, allocated on first
  * use and published with a release store. A token is (gen << FQ_IDX_BITS) |
- * idx; gen is never 0, so token 0 and every small integer are invalid. A
+ * idx; gen is never 0, so token 0 and every small integer are invalid.
+ * Generations only grow: a block that reaches the last one is retired
+ * rather than reused, so a stale token can never name a live queue. A
  * producer with any token can therefore always read a control block: it never
  * touches freed memory before it has claimed a slot.
  *
@@ -28,7 +30,9 @@
  * closed: ECLOSED. Depth is pos - head; producers compare against a cached copy
  * of head kept on their own cache line (head_cache) and re-read the consumer's
  * head only when the cache says full, so the fast path never touches the
- * consumer's line. depth >= capacity: EFULL. Otherwise CAS tail -> tail+1.
+ * consumer's line. The cache carries the generation it was read in: a
+ * producer stalled across a close and a reuse of the block may store into it
+ * late, and a value of another generation is ignored. depth >= capacity: EFULL. Otherwise CAS tail -> tail+1.
  * Success passes ownership of cell[pos & mask] to this producer. The ring
  * memory is only read after the claim: Close waits for every claimed cell,
  * so the ring cannot be freed under a producer that holds a claim.
@@ -57,6 +61,31 @@
  *
  * Spurious wake-ups are allowed everywhere; the consumer re-checks the ring.
  *
+ * Waiting for room (foreign_post_wait, Queue.PostWait, and a call's post).
+ * A producer that finds the ring full adds itself to waiters (seq_cst), reads
+ * space_seq, and tries again reading the consumer's head itself (seq_cst, not
+ * the cache). Still full: it sleeps in fq_wait32 while space_seq is unchanged.
+ * The consumer stores head (seq_cst) and then loads waiters; if any, it bumps
+ * space_seq and wakes them all. Dekker again: the retry sees the new head, or
+ * the consumer sees the waiter. Close bumps space_seq too, so every waiter
+ * wakes and is refused with ECLOSED.
+ *
+ * Calls (call.c). A queue made for a Go function has call_ret = result size
+ * + 1 and call_arg = argument size; plain posts to it are refused and calls
+ * to a plain queue are too. A calling thread owns a call slot (a table that is
+ * never freed, slots recycled when threads exit). It posts an 8-byte header
+ * naming its slot and the call's generation, then the argument. The slot's
+ * state word is [gen:24][state:8]: PENDING, SLEEPING (the caller is in
+ * fq_wait32), COMPLETING (the consumer is writing the result), DONE,
+ * ABANDONED (the caller timed out). The consumer completes with a CAS from
+ * PENDING or SLEEPING of the same generation to COMPLETING, writes the
+ * result, stores DONE and wakes the caller if it slept. A caller that times
+ * out CASes to ABANDONED; if that fails the result is being written and it
+ * waits for DONE. So a late result is never written into memory the caller
+ * has taken back: its CAS fails and it is counted and dropped. consumer_tid
+ * is the thread running the Go function (0 when none); a call from that very
+ * thread fails with EDEADLK instead of waiting for itself.
+ *
  * Stats. posted is the number of claims: free, it is the tail. The high-water
  * depth is measured by the consumer at each batch (producers only know a
  * lagging head, which would overstate it). Rejections and wake-ups are
@@ -68,6 +97,8 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "foreign.h"
 
 #define FQ_IDX_BITS 16
 #define FQ_CHUNK_BITS 8
@@ -101,7 +132,7 @@ typedef struct {
 typedef struct fq_ctl {
 	/* Line 0: written by producers on every post. */
 	_Atomic uint64_t tail;       /* [gen][closed][pos] */
-	_Atomic uint64_t head_cache; /* producers' copy of head; may lag */
+	_Atomic uint64_t head_cache; /* [gen][0][pos]: producers' copy of head; may lag */
 	char pad0[FQ_LINE - 2 * 8];
 
 	/* Line 1: written at open only; read by everyone. Atomics (relaxed)
@@ -113,7 +144,7 @@ typedef struct fq_ctl {
 	_Atomic uint64_t start;      /* position of the first message */
 	_Atomic int64_t wake_fd;     /* written to wake the consumer */
 	_Atomic int64_t wake_kind;   /* FQ_WAKE_* */
-	char pad1[FQ_LINE - 7 * 8];
+	_Atomic uint64_t call_ret;   /* 0: a queue; else a function, result size + 1 */
 
 	/* Line 2: written by the consumer once per batch. */
 	_Atomic uint64_t head;
@@ -129,7 +160,11 @@ typedef struct fq_ctl {
 	_Atomic uint64_t rejected_closed;
 	_Atomic uint64_t wakeups;
 	_Atomic int64_t read_fd;     /* consumer end (pipe) or same as wake_fd */
-	char pad4[FQ_LINE - 4 * 8];
+	_Atomic uint64_t timed_out;  /* waits and calls that gave up */
+	_Atomic uint64_t call_arg;   /* a function's argument size */
+	_Atomic int64_t consumer_tid; /* thread running a function's handler, or 0 */
+	_Atomic uint32_t space_seq;  /* bumped when room appears for waiters */
+	_Atomic uint32_t waiters;    /* producers waiting for room */
 } fq_ctl;
 
 #define FQ_WAKE_EVENTFD 1
@@ -153,22 +188,46 @@ enum {
 	FQ_OFF_REJECTED_CLOSED = offsetof(fq_ctl, rejected_closed),
 	FQ_OFF_WAKEUPS = offsetof(fq_ctl, wakeups),
 	FQ_OFF_READ_FD = offsetof(fq_ctl, read_fd),
+	FQ_OFF_CALL_RET = offsetof(fq_ctl, call_ret),
+	FQ_OFF_TIMED_OUT = offsetof(fq_ctl, timed_out),
+	FQ_OFF_CALL_ARG = offsetof(fq_ctl, call_arg),
+	FQ_OFF_CONSUMER_TID = offsetof(fq_ctl, consumer_tid),
+	FQ_OFF_SPACE_SEQ = offsetof(fq_ctl, space_seq),
+	FQ_OFF_WAITERS = offsetof(fq_ctl, waiters),
 	FQ_CTL_SIZE = sizeof(fq_ctl),
 };
+
+static inline uint64_t tail_gen_of(fq_ctl *c) {
+	return atomic_load_explicit(&c->tail, memory_order_acquire) >> FQ_GEN_SHIFT;
+}
 
 /* fq_diff is a - b as a signed 44-bit quantity. */
 static inline int64_t fq_diff(uint64_t a, uint64_t b) {
 	return (int64_t)((a - b) << (64 - FQ_POS_BITS)) >> (64 - FQ_POS_BITS);
 }
 
-/* Lifecycle, called from Go (never on a hot path; may lock and allocate). */
+/* Lifecycle, called from Go (never on a hot path; may lock and allocate).
+ * For a function, call_arg and call_ret are the argument and result sizes;
+ * call_ret < 0 makes a plain queue. */
 int fq_open(uint64_t msg_size, uint64_t capacity, uint64_t start, int wake_kind,
-            uintptr_t *token, fq_ctl **ctl);
+            int64_t call_arg, int64_t call_ret, uintptr_t *token, fq_ctl **ctl);
 uint64_t fq_close(fq_ctl *c);      /* sets closed; returns the final position */
 void fq_free(uintptr_t token);     /* after close and drain: frees the ring, recycles the block */
 fq_ctl *fq_lookup(uintptr_t token); /* NULL if the token's block does not exist */
 void *fq_cells(fq_ctl *c);          /* the ring's first cell */
 int fq_wake(fq_ctl *c);            /* the producer-side wake protocol */
+
+/* The shared post path. mode says what the token must name and how len is
+ * checked; a call posts an 8-byte header before the argument. With a
+ * deadline other than FQ_NO_WAIT it waits for room (see "Waiting"). */
+enum { FQ_MODE_POST, FQ_MODE_CALL };
+#define FQ_NO_WAIT INT64_MIN
+int fq_post(foreign_token t, int mode, uint64_t hdr, const void *msg, size_t len, int64_t deadline);
+void fq_space(fq_ctl *c);          /* the consumer made room: wake waiters */
+
+/* Calls (call.c). */
+#define FQ_MAX_RET 4096
+int fq_complete(uint64_t hdr, int rc, const void *ret, size_t len); /* 1 if the caller had gone */
 
 /* A C-only consumer, for sanitizer tests and the C-only benchmark floor. */
 int fq_c_recv(fq_ctl *c, void *msg); /* 1 got one, 0 empty, -1 closed and drained */

@@ -13,4 +13,6 @@ type Stats struct {
 	RejectedClosed uint64 // posts refused because the queue was closed
 	Wakeups        uint64 // system calls made to wake the parked consumer
 	Panics         uint64 // handler panics recovered
+	TimedOut       uint64 // waiting posts and calls that gave up
+	LateResults    uint64 // Func: results dropped because the caller had gone
 }

@@ -254,3 +254,138 @@ int ct_signal_storm(uintptr_t token, uint32_t producer, int64_t interval_ns, int
 	out->bad_code = a.bad != 0 ? a.bad : atomic_load(&storm_bad);
 	return err;
 }
+
+typedef struct {
+	uintptr_t token;
+	uint32_t id;
+	uint64_t count;
+	int64_t timeout_ns;
+	int until_closed;
+	ct_call_result r;
+	pthread_t th;
+} ct_caller;
+
+struct ct_callers {
+	int n;
+	ct_caller c[];
+};
+
+static void *caller_main(void *arg) {
+	ct_caller *c = arg;
+	for (uint64_t seq = 0; c->until_closed || seq < c->count; seq++) {
+		ct_msg m = {.producer = c->id, .seq = seq};
+		uint64_t ret = 0;
+		int rc = foreign_call(c->token, &m, sizeof m, &ret, sizeof ret, c->timeout_ns);
+		switch (rc) {
+		case 0:
+			if (ret == seq * 3 + c->id)
+				c->r.ok++;
+			else
+				c->r.wrong++;
+			break;
+		case FOREIGN_ETIMEDOUT: c->r.timedout++; break;
+		case FOREIGN_ECLOSED: c->r.closed++; return NULL;
+		case FOREIGN_EPANIC: c->r.panicked++; break;
+		default:
+			c->r.other++;
+			c->r.other_code = rc;
+			return NULL;
+		}
+	}
+	return NULL;
+}
+
+ct_callers *ct_callers_start(uintptr_t token, int n, uint32_t first_id, uint64_t count, int64_t timeout_ns,
+                             int until_closed) {
+	ct_callers *p = calloc(1, sizeof *p + (size_t)n * sizeof(ct_caller));
+	if (p == NULL)
+		abort();
+	p->n = n;
+	for (int i = 0; i < n; i++) {
+		ct_caller *c = &p->c[i];
+		c->token = token;
+		c->id = first_id + (uint32_t)i;
+		c->count = count;
+		c->timeout_ns = timeout_ns;
+		c->until_closed = until_closed;
+		if (pthread_create(&c->th, NULL, caller_main, c) != 0)
+			abort();
+	}
+	return p;
+}
+
+void ct_callers_join(ct_callers *p, ct_call_result *out) {
+	memset(out, 0, sizeof *out);
+	for (int i = 0; i < p->n; i++) {
+		pthread_join(p->c[i].th, NULL);
+		ct_call_result *r = &p->c[i].r;
+		out->ok += r->ok;
+		out->timedout += r->timedout;
+		out->closed += r->closed;
+		out->panicked += r->panicked;
+		out->wrong += r->wrong;
+		out->other += r->other;
+		if (r->other_code != 0)
+			out->other_code = r->other_code;
+	}
+	free(p);
+}
+
+int ct_call(uintptr_t token, const void *arg, size_t arglen, void *ret, size_t retlen, int64_t timeout_ns) {
+	return foreign_call(token, arg, arglen, ret, retlen, timeout_ns);
+}
+
+typedef struct {
+	uintptr_t token;
+	uint32_t id;
+	uint64_t count, accepted;
+	int64_t timeout_ns;
+	int code;
+	pthread_t th;
+} ct_waiter;
+
+struct ct_waiters {
+	int n;
+	ct_waiter w[];
+};
+
+static void *waiter_main(void *arg) {
+	ct_waiter *w = arg;
+	ct_msg m = {.producer = w->id};
+	for (uint64_t seq = 0; seq < w->count; seq++) {
+		m.seq = seq;
+		int rc = foreign_post_wait(w->token, &m, sizeof m, w->timeout_ns);
+		if (rc != 0) {
+			w->code = rc;
+			return NULL;
+		}
+		w->accepted++;
+	}
+	return NULL;
+}
+
+ct_waiters *ct_waiters_start(uintptr_t token, int n, uint32_t first_id, uint64_t count, int64_t timeout_ns) {
+	ct_waiters *p = calloc(1, sizeof *p + (size_t)n * sizeof(ct_waiter));
+	if (p == NULL)
+		abort();
+	p->n = n;
+	for (int i = 0; i < n; i++) {
+		ct_waiter *w = &p->w[i];
+		w->token = token;
+		w->id = first_id + (uint32_t)i;
+		w->count = count;
+		w->timeout_ns = timeout_ns;
+		if (pthread_create(&w->th, NULL, waiter_main, w) != 0)
+			abort();
+	}
+	return p;
+}
+
+void ct_waiters_join(ct_waiters *p, uint64_t *accepted, int *codes) {
+	for (int i = 0; i < p->n; i++) {
+		pthread_join(p->w[i].th, NULL);
+		accepted[i] = p->w[i].accepted;
+		codes[i] = p->w[i].code;
+	}
+	free(p);
+}

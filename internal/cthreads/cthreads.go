@@ -103,3 +103,61 @@ func Post(token uintptr, msg unsafe.Pointer, n uintptr) int {
 
 // Strerror calls foreign_strerror.
 func Strerror(code int) string { return C.GoString(C.foreign_strerror(C.int(code))) }
+
+// CallResult counts how C callers' foreign_calls ended.
+type CallResult struct {
+	OK, TimedOut, Closed, Panicked, Wrong, Other uint64
+	OtherCode                                    int
+}
+
+// Callers is a running set of calling threads.
+type Callers struct{ p *C.ct_callers }
+
+// StartCallers runs n pthreads; thread i makes count foreign_calls with
+// arg Msg{firstID+i, seq}, expecting a uint64 result seq*3 + id. With
+// untilClosed each calls until ECLOSED.
+func StartCallers(token uintptr, n int, firstID uint32, count uint64, timeout time.Duration, untilClosed bool) *Callers {
+	u := C.int(0)
+	if untilClosed {
+		u = 1
+	}
+	return &Callers{C.ct_callers_start(C.uintptr_t(token), C.int(n), C.uint32_t(firstID), C.uint64_t(count), C.int64_t(timeout), u)}
+}
+
+// Wait joins the callers.
+func (c *Callers) Wait() CallResult {
+	var r C.ct_call_result
+	C.ct_callers_join(c.p, &r)
+	return CallResult{uint64(r.ok), uint64(r.timedout), uint64(r.closed), uint64(r.panicked), uint64(r.wrong), uint64(r.other), int(r.other_code)}
+}
+
+// Call makes one foreign_call from the calling thread (a goroutine's
+// thread, or, from a Func's function, the thread running it).
+func Call(token uintptr, arg unsafe.Pointer, argLen uintptr, ret unsafe.Pointer, retLen uintptr, timeout time.Duration) int {
+	return int(C.ct_call(C.uintptr_t(token), arg, C.size_t(argLen), ret, C.size_t(retLen), C.int64_t(timeout)))
+}
+
+// Waiters is a running set of threads posting with foreign_post_wait.
+type Waiters struct {
+	p *C.ct_waiters
+	n int
+}
+
+// StartWaiters runs n pthreads; thread i posts Msg{firstID+i, 0..count-1}
+// with foreign_post_wait, stopping at the first error.
+func StartWaiters(token uintptr, n int, firstID uint32, count uint64, timeout time.Duration) *Waiters {
+	return &Waiters{C.ct_waiters_start(C.uintptr_t(token), C.int(n), C.uint32_t(firstID), C.uint64_t(count), C.int64_t(timeout)), n}
+}
+
+// Wait joins the threads: each one's accepted count and the code that
+// stopped it (0 if it posted all).
+func (w *Waiters) Wait() (accepted []uint64, codes []int) {
+	accepted = make([]uint64, w.n)
+	cc := make([]C.int, w.n)
+	C.ct_waiters_join(w.p, (*C.uint64_t)(unsafe.Pointer(&accepted[0])), &cc[0])
+	codes = make([]int, w.n)
+	for i, c := range cc {
+		codes[i] = int(c)
+	}
+	return accepted, codes
+}

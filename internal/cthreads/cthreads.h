@@ -2,6 +2,7 @@
 #ifndef FOREIGN_CTHREADS_H
 #define FOREIGN_CTHREADS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 // The message every harness thread posts: who, and its sequence number.
@@ -40,5 +41,27 @@ typedef struct {
 } ct_storm_result;
 int ct_signal_storm(uintptr_t token, uint32_t producer, int64_t interval_ns, int64_t duration_ns,
                     ct_storm_result *out);
+
+// Callers: n pthreads, each makes count foreign_calls with arg {id, seq}
+// and expects ret == seq*3 + id (what the tests' Go function computes).
+// With until_closed they call until FOREIGN_ECLOSED. Codes are counted.
+typedef struct {
+	uint64_t ok, timedout, closed, panicked, wrong, other;
+	int other_code;
+} ct_call_result;
+typedef struct ct_callers ct_callers;
+ct_callers *ct_callers_start(uintptr_t token, int n, uint32_t first_id, uint64_t count, int64_t timeout_ns,
+                             int until_closed);
+void ct_callers_join(ct_callers *c, ct_call_result *out);
+
+// ct_call makes one foreign_call from the current thread.
+int ct_call(uintptr_t token, const void *arg, size_t arglen, void *ret, size_t retlen, int64_t timeout_ns);
+
+// Waiters: n pthreads, each posts count messages {first_id+i, seq} with
+// foreign_post_wait (timeout per post), stopping at the first error.
+// accepted[i] as for ct_join; codes[i] is the error that stopped thread i.
+typedef struct ct_waiters ct_waiters;
+ct_waiters *ct_waiters_start(uintptr_t token, int n, uint32_t first_id, uint64_t count, int64_t timeout_ns);
+void ct_waiters_join(ct_waiters *w, uint64_t *accepted, int *codes);
 
 #endif

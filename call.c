@@ -1,0 +1,204 @@
+// call.c: foreign_call, a C thread calling a Go function and waiting for its
+// result. The protocol ("Calls") is in ring.h.
+#define _GNU_SOURCE
+#include "foreign.h"
+#include "ring.h"
+#include "wait.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <sys/syscall.h>
+#endif
+
+// Slot states, the low 8 bits of the state word; the high 24 bits are the
+// call's generation, bumped for every call the slot carries.
+enum { SLOT_IDLE, SLOT_PENDING, SLOT_SLEEPING, SLOT_COMPLETING, SLOT_DONE, SLOT_ABANDONED };
+#define SLOT_GEN_MASK 0xFFFFFFu
+
+typedef struct fq_slot {
+	_Atomic uint32_t state; // [gen:24][state:8]; the futex word
+	int32_t rc;             // the call's result code, written while COMPLETING
+	struct fq_slot *next;   // free list, under slot_mu
+	unsigned char ret[FQ_MAX_RET];
+} fq_slot;
+
+// Slots live in chunks that are never freed, so a late completion always
+// lands in memory that exists; its CAS on the generation keeps it out of a
+// call it does not belong to.
+#define SLOT_CHUNK_BITS 8
+#define SLOT_CHUNK_LEN (1u << SLOT_CHUNK_BITS)
+#define SLOT_CHUNKS 1024u
+static fq_slot *_Atomic slot_chunks[SLOT_CHUNKS];
+static pthread_mutex_t slot_mu = PTHREAD_MUTEX_INITIALIZER;
+static fq_slot *slot_free;
+static uint32_t slot_fresh;
+static pthread_key_t slot_key;
+static pthread_once_t slot_once = PTHREAD_ONCE_INIT;
+static _Thread_local fq_slot *my_slot;
+static _Thread_local uint32_t my_slot_idx;
+
+static fq_slot *slot_at(uint32_t idx) {
+	if (idx >= SLOT_CHUNKS * SLOT_CHUNK_LEN)
+		return NULL;
+	fq_slot *chunk = atomic_load_explicit(&slot_chunks[idx >> SLOT_CHUNK_BITS], memory_order_acquire);
+	return chunk == NULL ? NULL : &chunk[idx & (SLOT_CHUNK_LEN - 1)];
+}
+
+// A thread's slot goes back to the pool when the thread exits. An abandoned
+// call may still complete into it later; the next owner's calls have new
+// generations, so that completion fails its CAS and is dropped.
+static void slot_release(void *p) {
+	fq_slot *s = p;
+	pthread_mutex_lock(&slot_mu);
+	s->next = slot_free;
+	slot_free = s;
+	pthread_mutex_unlock(&slot_mu);
+}
+
+static void slot_init(void) { pthread_key_create(&slot_key, slot_release); }
+
+static uint32_t slot_index(fq_slot *s) {
+	for (uint32_t c = 0; c < SLOT_CHUNKS; c++) {
+		fq_slot *chunk = atomic_load_explicit(&slot_chunks[c], memory_order_acquire);
+		if (chunk != NULL && s >= chunk && s < chunk + SLOT_CHUNK_LEN)
+			return c * SLOT_CHUNK_LEN + (uint32_t)(s - chunk);
+	}
+	return UINT32_MAX;
+}
+
+static fq_slot *get_slot(uint32_t *idx) {
+	if (my_slot != NULL) {
+		*idx = my_slot_idx;
+		return my_slot;
+	}
+	pthread_once(&slot_once, slot_init);
+	pthread_mutex_lock(&slot_mu);
+	fq_slot *s = slot_free;
+	if (s != NULL) {
+		slot_free = s->next;
+	} else if (slot_fresh < SLOT_CHUNKS * SLOT_CHUNK_LEN) {
+		uint32_t i = slot_fresh;
+		_Atomic(fq_slot *) *cp = &slot_chunks[i >> SLOT_CHUNK_BITS];
+		fq_slot *chunk = atomic_load_explicit(cp, memory_order_relaxed);
+		if (chunk == NULL) {
+			chunk = calloc(SLOT_CHUNK_LEN, sizeof(fq_slot));
+			if (chunk != NULL)
+				atomic_store_explicit(cp, chunk, memory_order_release);
+		}
+		if (chunk != NULL) {
+			slot_fresh++;
+			s = &chunk[i & (SLOT_CHUNK_LEN - 1)];
+		}
+	}
+	pthread_mutex_unlock(&slot_mu);
+	if (s == NULL)
+		return NULL;
+	*idx = slot_index(s);
+	my_slot = s;
+	my_slot_idx = *idx;
+	pthread_setspecific(slot_key, s);
+	return s;
+}
+
+static int64_t my_tid(void) {
+#ifdef __linux__
+	return (int64_t)syscall(SYS_gettid);
+#else
+	return (int64_t)(uintptr_t)pthread_self();
+#endif
+}
+
+// How long a caller spins for its result before it sleeps. Most Go
+// functions answer within a few microseconds when the consumer is awake;
+// sleeping and being woken costs two system calls.
+#define CALL_SPIN_NS 20000
+
+int foreign_call(foreign_token t, const void *arg, size_t arglen, void *ret, size_t retlen,
+                 int64_t timeout_ns) {
+	fq_ctl *c = fq_lookup(t);
+	if (c == NULL || (arg == NULL && arglen > 0) || (ret == NULL && retlen > 0))
+		return FOREIGN_EINVAL;
+	// The sizes are checked again, against the generation, by the claim.
+	uint64_t call_ret = atomic_load_explicit(&c->call_ret, memory_order_relaxed);
+	if (call_ret == 0 || retlen != call_ret - 1)
+		return (tail_gen_of(c) == (((uint64_t)t >> FQ_IDX_BITS) & FQ_GEN_MASK)) ? FOREIGN_EINVAL
+		                                                                       : FOREIGN_ECLOSED;
+	int64_t tid = atomic_load_explicit(&c->consumer_tid, memory_order_acquire);
+	if (tid != 0 && tid == my_tid())
+		return FOREIGN_EDEADLK;
+	uint32_t idx;
+	fq_slot *s = get_slot(&idx);
+	if (s == NULL)
+		return FOREIGN_EINVAL;
+
+	int64_t deadline = fq_deadline(timeout_ns);
+	uint32_t gen = ((atomic_load_explicit(&s->state, memory_order_relaxed) >> 8) + 1) & SLOT_GEN_MASK;
+	atomic_store_explicit(&s->state, gen << 8 | SLOT_PENDING, memory_order_release);
+	uint64_t hdr = (uint64_t)idx | (uint64_t)gen << 32;
+	int rc = fq_post(t, FQ_MODE_CALL, hdr, arg, arglen, deadline);
+	if (rc != 0) {
+		atomic_store_explicit(&s->state, gen << 8 | SLOT_IDLE, memory_order_relaxed);
+		return rc;
+	}
+
+	uint32_t st;
+	int64_t spin_until = fq_now_ns() + CALL_SPIN_NS;
+	for (;;) {
+		st = atomic_load_explicit(&s->state, memory_order_acquire);
+		if ((st & 0xFF) == SLOT_DONE)
+			break;
+		if ((st & 0xFF) == SLOT_COMPLETING || fq_now_ns() < spin_until) {
+			sched_yield();
+			continue;
+		}
+		if ((st & 0xFF) == SLOT_PENDING) {
+			// Tell the consumer to wake us; a failed CAS means it is completing.
+			atomic_compare_exchange_strong_explicit(&s->state, &st, gen << 8 | SLOT_SLEEPING,
+			                                        memory_order_seq_cst, memory_order_seq_cst);
+			continue;
+		}
+		// SLEEPING
+		if (fq_wait32(&s->state, st, deadline) == FOREIGN_ETIMEDOUT) {
+			if (atomic_compare_exchange_strong_explicit(&s->state, &st, gen << 8 | SLOT_ABANDONED,
+			                                            memory_order_seq_cst, memory_order_seq_cst)) {
+				atomic_fetch_add_explicit(&c->timed_out, 1, memory_order_relaxed);
+				return FOREIGN_ETIMEDOUT;
+			}
+			// The result is being written: it is ours after all.
+		}
+	}
+	rc = s->rc;
+	if (rc == 0 && retlen > 0)
+		memcpy(ret, s->ret, retlen);
+	atomic_store_explicit(&s->state, gen << 8 | SLOT_IDLE, memory_order_relaxed);
+	return rc;
+}
+
+int fq_complete(uint64_t hdr, int rc, const void *ret, size_t len) {
+	fq_slot *s = slot_at((uint32_t)hdr);
+	if (s == NULL || len > FQ_MAX_RET)
+		return 1;
+	uint32_t gen = (uint32_t)(hdr >> 32) & SLOT_GEN_MASK;
+	uint32_t st = gen << 8 | SLOT_PENDING;
+	int slept = 0;
+	if (!atomic_compare_exchange_strong_explicit(&s->state, &st, gen << 8 | SLOT_COMPLETING,
+	                                             memory_order_seq_cst, memory_order_seq_cst)) {
+		st = gen << 8 | SLOT_SLEEPING;
+		if (!atomic_compare_exchange_strong_explicit(&s->state, &st, gen << 8 | SLOT_COMPLETING,
+		                                             memory_order_seq_cst, memory_order_seq_cst))
+			return 1; // the caller gave up, or the slot moved on: drop the result
+		slept = 1;
+	}
+	s->rc = rc;
+	if (rc == 0 && len > 0)
+		memcpy(s->ret, ret, len);
+	// Passes the result to the caller.
+	atomic_store_explicit(&s->state, gen << 8 | SLOT_DONE, memory_order_seq_cst);
+	if (slept)
+		fq_wake32(&s->state);
+	return 0;
+}
