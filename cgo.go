@@ -34,16 +34,52 @@ const (
 )
 
 // cOpen allocates a control block and its ring.
-func cOpen(msgSize, capacity uintptr, start uint64, wakeKind, callArg, callRet int) (Token, *ctl, unsafe.Pointer, error) {
+func cOpen(a openArgs, id uint64) (Token, *ctl, unsafe.Pointer, error) {
+	ca := C.fq_open_args{
+		msg_size:  C.uint64_t(a.msgSize),
+		capacity:  C.uint64_t(a.capacity),
+		start:     C.uint64_t(a.start),
+		wake_kind: C.int(a.wakeKind),
+		kind:      C.int(a.kind),
+		call_arg:  C.int64_t(a.callArg),
+		call_ret:  C.int64_t(a.callRet),
+		handle_id: C.uint64_t(id),
+	}
+	if a.withFd {
+		ca.with_fd = 1
+	}
+	if a.loop != nil {
+		ca.loop_token = C.uint64_t(a.loop.ready.Token())
+	}
 	var tok C.uintptr_t
 	var c *C.fq_ctl
-	rc := C.fq_open(C.uint64_t(msgSize), C.uint64_t(capacity), C.uint64_t(start), C.int(wakeKind),
-		C.int64_t(callArg), C.int64_t(callRet), &tok, &c)
-	if rc != 0 {
+	if rc := C.fq_open_handle(&ca, &tok, &c); rc != 0 {
 		return 0, nil, nil, syscall.Errno(-rc)
 	}
 	return Token(tok), (*ctl)(unsafe.Pointer(c)), C.fq_cells(c), nil
 }
+
+// Handle kinds (FQ_KIND_* in ring.h).
+const (
+	kindQueue     = int(C.FQ_KIND_QUEUE)
+	kindFunc      = int(C.FQ_KIND_FUNC)
+	kindNotifier  = int(C.FQ_KIND_NOTIFIER)
+	kindInterrupt = int(C.FQ_KIND_INTERRUPT)
+)
+
+// cNotify wakes or schedules the handle's consumer (fq_notify).
+func cNotify(c *ctl) { C.fq_notify((*C.fq_ctl)(unsafe.Pointer(c))) }
+
+// cTrigger triggers a notifier or signals an interrupt.
+func cTrigger(t Token, kind, value int) int {
+	return int(C.fq_trigger(C.foreign_token(t), C.int(kind), C.int(value)))
+}
+
+// cDrainSigFd empties an interrupt's fd once its pending value is taken.
+func cDrainSigFd(c *ctl) { C.fq_drain_sig_fd((*C.fq_ctl)(unsafe.Pointer(c))) }
+
+// cRelease drops a reference (foreign_release).
+func cRelease(t Token) int { return int(C.foreign_release(C.foreign_token(t))) }
 
 // cClose closes intake and returns the final position.
 func cClose(c *ctl) uint64 { return uint64(C.fq_close((*C.fq_ctl)(unsafe.Pointer(c)))) }
@@ -128,6 +164,24 @@ var (
 	_ [C.FQ_OFF_SPACE_SEQ - unsafe.Offsetof(ctl{}.spaceSeq)]struct{}
 	_ [unsafe.Offsetof(ctl{}.waiters) - C.FQ_OFF_WAITERS]struct{}
 	_ [C.FQ_OFF_WAITERS - unsafe.Offsetof(ctl{}.waiters)]struct{}
+	_ [unsafe.Offsetof(ctl{}.kind) - C.FQ_OFF_KIND]struct{}
+	_ [C.FQ_OFF_KIND - unsafe.Offsetof(ctl{}.kind)]struct{}
+	_ [unsafe.Offsetof(ctl{}.scheduled) - C.FQ_OFF_SCHEDULED]struct{}
+	_ [C.FQ_OFF_SCHEDULED - unsafe.Offsetof(ctl{}.scheduled)]struct{}
+	_ [unsafe.Offsetof(ctl{}.loopToken) - C.FQ_OFF_LOOP_TOKEN]struct{}
+	_ [C.FQ_OFF_LOOP_TOKEN - unsafe.Offsetof(ctl{}.loopToken)]struct{}
+	_ [unsafe.Offsetof(ctl{}.handleID) - C.FQ_OFF_HANDLE_ID]struct{}
+	_ [C.FQ_OFF_HANDLE_ID - unsafe.Offsetof(ctl{}.handleID)]struct{}
+	_ [unsafe.Offsetof(ctl{}.sig) - C.FQ_OFF_SIG]struct{}
+	_ [C.FQ_OFF_SIG - unsafe.Offsetof(ctl{}.sig)]struct{}
+	_ [unsafe.Offsetof(ctl{}.sigFd) - C.FQ_OFF_SIG_FD]struct{}
+	_ [C.FQ_OFF_SIG_FD - unsafe.Offsetof(ctl{}.sigFd)]struct{}
+	_ [unsafe.Offsetof(ctl{}.sigInflight) - C.FQ_OFF_SIG_INFLIGHT]struct{}
+	_ [C.FQ_OFF_SIG_INFLIGHT - unsafe.Offsetof(ctl{}.sigInflight)]struct{}
+	_ [unsafe.Offsetof(ctl{}.refs) - C.FQ_OFF_REFS]struct{}
+	_ [C.FQ_OFF_REFS - unsafe.Offsetof(ctl{}.refs)]struct{}
+	_ [sigPending - C.FQ_SIG_PENDING]struct{}
+	_ [C.FQ_SIG_PENDING - sigPending]struct{}
 	_ [unsafe.Sizeof(ctl{}) - C.FQ_CTL_SIZE]struct{}
 	_ [C.FQ_CTL_SIZE - unsafe.Sizeof(ctl{})]struct{}
 

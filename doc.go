@@ -40,6 +40,24 @@
 // never freed, tagged with a generation, so a token stays safe to use
 // forever — a stale one is simply refused.
 //
+// # Calls and waiting posts
+//
+// A [Func] makes a Go function callable from C: foreign_call(token, &arg,
+// sizeof arg, &ret, sizeof ret, timeout_ns) blocks the C thread until the
+// function has run on Go's side and returned, the timeout passes
+// (FOREIGN_ETIMEDOUT), the Func is closed (FOREIGN_ECLOSED) or the function
+// panics (FOREIGN_EPANIC). A result that arrives after its caller gave up is
+// dropped, never written into the caller's memory, and counted
+// (Stats.LateResults). A call made from the very thread that runs the
+// function (the function called into C, which called back) fails at once
+// with FOREIGN_EDEADLK ([ErrDeadlock] from [Func.Call]) instead of waiting
+// for itself. The caller spins for up to 20 µs, then sleeps on a futex.
+//
+// foreign_post_wait and [Queue.PostWait] wait while the queue is full, with
+// a timeout (a context in Go). The consumer wakes every waiter when it makes
+// room, and Close wakes them all with FOREIGN_ECLOSED, so no waiter sleeps
+// through either.
+//
 // # Messages
 //
 // The message type T must be plain data: booleans, numbers, and arrays and
@@ -51,7 +69,8 @@
 //
 // # Threads and signals
 //
-// foreign_post is async-signal-safe: it may be called from a signal handler
+// foreign_post is async-signal-safe (foreign_call and foreign_post_wait
+// block, and are not): it may be called from a signal handler
 // (installed with SA_ONSTACK, as Go requires of handlers that may run on Go
 // threads), including one that interrupted a foreign_post on the same
 // thread. It preserves errno. It works from any thread, including a thread

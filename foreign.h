@@ -8,6 +8,9 @@
  *
  * Thread and signal safety:
  *   foreign_post       async-signal-safe, lock-free, never blocks, no malloc.
+ *   foreign_signal     async-signal-safe, lock-free, never blocks.
+ *   foreign_release    async-signal-safe, lock-free, never blocks.
+ *   foreign_acquire    lock-free, never blocks.
  *   foreign_strerror   async-signal-safe (returns a static string).
  *   foreign_post_wait  blocks (while the queue is full); not for signal handlers.
  *   foreign_call       blocks (until Go returns); not for signal handlers.
@@ -79,6 +82,26 @@ int foreign_post_wait(foreign_token t, const void *msg, size_t len, int64_t time
  */
 int foreign_call(foreign_token t, const void *arg, size_t arglen, void *ret, size_t retlen,
                  int64_t timeout_ns);
+
+/*
+ * foreign_signal sets the interrupt t (a foreign.Interrupt) pending with
+ * value; a later signal before delivery overwrites the value (latest wins).
+ * Only the not-pending -> pending transition wakes Go. Async-signal-safe.
+ * A notifier (foreign.Notifier) is triggered with foreign_post(t, NULL, 0).
+ */
+int foreign_signal(foreign_token t, int value);
+
+/*
+ * foreign_acquire and foreign_release count C users of a handle (a queue,
+ * a function, a notifier or an interrupt). The Go side holds one reference
+ * of its own until it calls Release. When the last reference is released the
+ * handle closes, exactly as by Close: what was accepted is delivered, later
+ * posts get FOREIGN_ECLOSED, and the Go finalizer runs once. acquire after
+ * that returns FOREIGN_ECLOSED. foreign_release is async-signal-safe;
+ * foreign_acquire is lock-free but meant for ordinary threads.
+ */
+int foreign_acquire(foreign_token t);
+int foreign_release(foreign_token t);
 
 /* foreign_strerror describes a return code; never NULL. */
 const char *foreign_strerror(int code);

@@ -106,6 +106,13 @@ func NewFunc[A, R any](fn func(A) R, cfg Config) (*Func[A, R], error) {
 	return f, nil
 }
 
+// Release drops the Go side's reference (see Queue.Release).
+func (f *Func[A, R]) Release() error { return f.q.Release() }
+
+// Ref and Unref: see Queue.Ref.
+func (f *Func[A, R]) Ref()   { f.q.Ref() }
+func (f *Func[A, R]) Unref() { f.q.Unref() }
+
 // runBatch serves a batch on the queue's goroutine, locked to its thread
 // meanwhile so that consumer_tid names the thread a call into C from fn
 // would come from (ring.h, "Calls").

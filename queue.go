@@ -32,6 +32,19 @@ type Config struct {
 	// slog.Default().
 	OnPanic func(*PanicError)
 
+	// Loop, if set, serves the handle on that Loop's goroutine instead of a
+	// goroutine of its own (not for pull-mode queues).
+	Loop *Loop
+
+	// Finalize, if set, is called once when the handle has been closed —
+	// by Close, or by the last foreign_release after Release — and
+	// everything accepted has been delivered. It runs on the consumer.
+	Finalize func()
+
+	// Repeat makes a Notifier run on every trigger instead of only the
+	// first (a single-shot notifier closes itself after it runs).
+	Repeat bool
+
 	// Workers is the number of goroutines that run a Func's calls. Above 1,
 	// calls run in parallel and complete in no particular order: use it only
 	// for calls that are independent of each other. Zero means 1.
@@ -64,6 +77,7 @@ type Queue[T any] struct {
 
 	buf []T // consumer's batch buffer
 
+	finalize  func()
 	mu        sync.Mutex // serialises Recv calls in pull mode
 	closeOnce sync.Once
 	done      chan struct{} // closed after the last delivery and the free
@@ -89,6 +103,10 @@ func NewQueue[T any](handler func(T), cfg Config) (*Queue[T], error) {
 		return nil, err
 	}
 	if handler == nil {
+		if cfg.Loop != nil {
+			q.r.discard()
+			return nil, fmt.Errorf("foreign: a pull-mode queue cannot be on a Loop")
+		}
 		q.pull = true
 		q.register()
 		return q, nil
@@ -144,16 +162,22 @@ func newQueueCall[T any](cfg Config, callArg, callRet int) (*Queue[T], error) {
 	if cfg.pipe {
 		kind = wakePipe
 	}
-	r, err := openRing(size, uintptr(capacity), cfg.start, kind, callArg, callRet)
+	hk := kindQueue
+	if callRet >= 0 {
+		hk = kindFunc
+	}
+	r, err := openRing(openArgs{msgSize: size, capacity: uintptr(capacity), start: cfg.start, wakeKind: kind,
+		kind: hk, callArg: callArg, callRet: callRet, loop: cfg.Loop})
 	if err != nil {
 		return nil, fmt.Errorf("foreign: new queue: %w", err)
 	}
 	q := &Queue[T]{
-		r:       r,
-		name:    cfg.Name,
-		onPanic: cfg.OnPanic,
-		buf:     make([]T, min(capacity, maxBatch)),
-		done:    make(chan struct{}),
+		r:        r,
+		name:     cfg.Name,
+		onPanic:  cfg.OnPanic,
+		finalize: cfg.Finalize,
+		buf:      make([]T, min(capacity, maxBatch)),
+		done:     make(chan struct{}),
 	}
 	if q.onPanic == nil {
 		q.onPanic = logPanic
@@ -176,13 +200,34 @@ func logPanic(e *PanicError) {
 
 func (q *Queue[T]) start() {
 	q.register()
+	if q.r.loop != nil {
+		q.r.loop.attach(q.r.id, q)
+		return
+	}
 	ready := make(chan struct{})
 	go func() {
 		q.consumer.Store(goid())
 		close(ready)
-		q.run()
+		consume(q)
 	}()
 	<-ready
+}
+
+func (q *Queue[T]) core() *ring   { return q.r }
+func (q *Queue[T]) work() bool    { return q.r.claimed() }
+func (q *Queue[T]) drained() bool { return q.r.drained() }
+
+func (q *Queue[T]) serve() bool {
+	n := q.take(q.buf)
+	if n > 0 {
+		q.deliver(q.buf[:n])
+	}
+	return n > 0
+}
+
+func (q *Queue[T]) finish() {
+	clear(q.buf)
+	q.teardown()
 }
 
 // register frees the C side if the queue becomes unreachable without being
@@ -250,29 +295,6 @@ func (q *Queue[T]) take(buf []T) int {
 	return n
 }
 
-// run is the handler goroutine: drain in batches, spin briefly when caught
-// up, then park on the poller; after Close, deliver what was accepted and
-// free the ring.
-func (q *Queue[T]) run() {
-	r := q.r
-	for {
-		if n := q.take(q.buf); n > 0 {
-			q.deliver(q.buf[:n])
-			r.spin.reset()
-			continue
-		}
-		if r.drained() {
-			break
-		}
-		if r.spin.wait() {
-			continue
-		}
-		_ = r.park(context.Background())
-	}
-	clear(q.buf)
-	q.teardown()
-}
-
 // deliver runs the handler on a batch, recovering from panics so that
 // delivery continues.
 func (q *Queue[T]) deliver(vs []T) {
@@ -311,9 +333,12 @@ func (q *Queue[T]) handleSafely(vs []T) (done int) {
 // then ErrClosed. Close is idempotent and safe to call concurrently.
 func (q *Queue[T]) Close() error {
 	q.closeOnce.Do(func() {
-		cClose(q.r.c) // wakes the consumer and C waiters
+		cClose(q.r.c) // wakes the consumer (or its Loop) and C waiters
 		q.r.roomAppeared()
 	})
+	if q.r.loop != nil {
+		return nil // the Loop delivers the rest when it runs
+	}
 	if q.pull {
 		if q.mu.TryLock() {
 			// Free now if nothing is left for Recv to return.
@@ -337,8 +362,13 @@ func (q *Queue[T]) isFreed() bool {
 	return q.freed
 }
 
-// teardown snapshots the counters and frees the C side. Consumer only.
+// teardown snapshots the counters, frees the C side and runs the
+// finalizer. Consumer only.
 func (q *Queue[T]) teardown() {
+	// Closed by a foreign_release, which cannot wake waiters from a
+	// signal handler: wake them here.
+	cSpace(q.r.c)
+	q.r.roomAppeared()
 	q.statsMu.Lock()
 	q.final = q.readStats()
 	q.freed = true
@@ -346,7 +376,16 @@ func (q *Queue[T]) teardown() {
 	q.r.free()
 	q.statsMu.Unlock()
 	close(q.done)
+	if q.finalize != nil {
+		q.finalize()
+	}
 }
+
+// Release drops the Go side's reference to the queue (see
+// foreign_acquire). The queue stays open while C code holds references;
+// the last foreign_release closes it as Close would. Use Release instead of
+// Close when C code decides when the queue is done.
+func (q *Queue[T]) Release() error { return FromCode(cRelease(q.r.token)) }
 
 // Stats returns the queue's counters.
 func (q *Queue[T]) Stats() Stats {
@@ -426,7 +465,7 @@ func (q *Queue[T]) RecvBatch(ctx context.Context, buf []T) (int, error) {
 		if r.spin.wait() {
 			continue
 		}
-		if err := r.park(ctx); err != nil {
+		if err := r.park(ctx, r.claimed); err != nil {
 			return 0, err
 		}
 	}

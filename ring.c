@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -19,7 +20,7 @@
 
 _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "64-bit atomics must be lock-free to be async-signal-safe");
 _Static_assert(ATOMIC_INT_LOCK_FREE == 2, "32-bit atomics must be lock-free to be async-signal-safe");
-_Static_assert(sizeof(fq_ctl) == 5 * FQ_LINE, "control block layout");
+_Static_assert(sizeof(fq_ctl) == 6 * FQ_LINE, "control block layout");
 _Static_assert(FQ_GEN_SHIFT + FQ_GEN_BITS == 64, "tail word layout");
 
 // The table of control blocks. Chunks are allocated on first use and never
@@ -91,11 +92,11 @@ static int claim(fq_ctl *c, uint64_t tgen, int mode, size_t len, int count_full,
 		}
 		// These fields belong to generation gen: they were written before the
 		// tail that our acquire load saw, and cannot change before a close.
-		uint64_t call_ret = atomic_load_explicit(&c->call_ret, memory_order_relaxed);
+		uint32_t kind = atomic_load_explicit(&c->kind, memory_order_relaxed);
 		if (mode == FQ_MODE_POST) {
-			if (call_ret != 0 || len != atomic_load_explicit(&c->msg_size, memory_order_relaxed))
+			if (kind != FQ_KIND_QUEUE || len != atomic_load_explicit(&c->msg_size, memory_order_relaxed))
 				return FOREIGN_EINVAL;
-		} else if (call_ret == 0 || len != atomic_load_explicit(&c->call_arg, memory_order_relaxed)) {
+		} else if (kind != FQ_KIND_FUNC || len != atomic_load_explicit(&c->call_arg, memory_order_relaxed)) {
 			return FOREIGN_EINVAL;
 		}
 		uint64_t mask = atomic_load_explicit(&c->mask, memory_order_relaxed);
@@ -148,13 +149,38 @@ static void publish(fq_ctl *c, uint64_t pos, uint64_t mask, int mode, uint64_t h
 		__builtin_memcpy(dst, msg, len);
 	// Passes ownership of the cell to the consumer.
 	atomic_store_explicit(&cell->seq, (pos + 1) & FQ_POS_MASK, memory_order_release);
-	if (atomic_load_explicit(&c->park, memory_order_seq_cst) == FQ_PARK_PARKED)
-		fq_wake(c);
+	fq_notify(c);
+}
+
+// fq_notify runs after a producer's seq_cst claim (or a trigger's seq_cst
+// exchange): it wakes the handle's parked consumer, or puts the handle on
+// its Loop's ready queue if it is not there yet (ring.h, "Loops").
+void fq_notify(fq_ctl *c) {
+	uint64_t loop = atomic_load_explicit(&c->loop_token, memory_order_relaxed);
+	if (loop == 0) {
+		if (atomic_load_explicit(&c->park, memory_order_seq_cst) == FQ_PARK_PARKED)
+			fq_wake(c);
+		return;
+	}
+	uint32_t idle = 0;
+	if (atomic_load_explicit(&c->scheduled, memory_order_seq_cst) == 0 &&
+	    atomic_compare_exchange_strong_explicit(&c->scheduled, &idle, 1, memory_order_seq_cst,
+	                                            memory_order_relaxed)) {
+		uint64_t id = atomic_load_explicit(&c->handle_id, memory_order_relaxed);
+		// Cannot be full: the ready queue holds every handle at most once.
+		// It fails only if the Loop is gone, and then nobody is listening.
+		(void)fq_post((foreign_token)loop, FQ_MODE_POST, 0, &id, sizeof id, FQ_NO_WAIT);
+	}
 }
 
 int fq_post(foreign_token t, int mode, uint64_t hdr, const void *msg, size_t len, int64_t deadline) {
 	fq_ctl *c = fq_lookup(t);
-	if (c == NULL || (msg == NULL && (mode == FQ_MODE_POST || len > 0)))
+	if (c == NULL)
+		return FOREIGN_EINVAL;
+	if (mode == FQ_MODE_POST && len == 0 &&
+	    atomic_load_explicit(&c->kind, memory_order_relaxed) == FQ_KIND_NOTIFIER)
+		return fq_trigger(t, FQ_KIND_NOTIFIER, 0); // a notifier's trigger: no payload
+	if (msg == NULL && (mode == FQ_MODE_POST || len > 0))
 		return FOREIGN_EINVAL;
 	uint64_t tgen = ((uint64_t)t >> FQ_IDX_BITS) & FQ_GEN_MASK;
 	uint64_t pos, mask;
@@ -237,28 +263,58 @@ static int open_wake(int kind, int64_t *wfd, int64_t *rfd) {
 // publishes it with a new generation. It returns 0 or a negative errno.
 int fq_open(uint64_t msg_size, uint64_t capacity, uint64_t start, int wake_kind,
             int64_t call_arg, int64_t call_ret, uintptr_t *token, fq_ctl **out) {
-	if (call_ret > FQ_MAX_RET || (call_ret >= 0 && (call_arg < 0 || (uint64_t)call_arg + 8 > msg_size)))
+	fq_open_args a = {
+		.msg_size = msg_size, .capacity = capacity, .start = start, .wake_kind = wake_kind,
+		.kind = call_ret < 0 ? FQ_KIND_QUEUE : FQ_KIND_FUNC, .call_arg = call_arg, .call_ret = call_ret,
+	};
+	return fq_open_handle(&a, token, out);
+}
+
+static void close_pair(int64_t r, int64_t w) {
+	if (r >= 0)
+		close((int)r);
+	if (w >= 0 && w != r)
+		close((int)w);
+}
+
+int fq_open_handle(const fq_open_args *a, uintptr_t *token, fq_ctl **out) {
+	uint64_t msg_size = a->msg_size, capacity = a->capacity, start = a->start;
+	int wake_kind = a->wake_kind;
+	int64_t call_arg = a->call_arg, call_ret = a->call_ret;
+	int sigkind = a->kind == FQ_KIND_NOTIFIER || a->kind == FQ_KIND_INTERRUPT;
+	if (a->kind < FQ_KIND_QUEUE || a->kind > FQ_KIND_INTERRUPT)
 		return -EINVAL;
-	if (msg_size == 0 || msg_size > FQ_MAX_MSG || capacity == 0 ||
-	    capacity > FQ_MAX_CAPACITY || (capacity & (capacity - 1)) != 0)
+	if (a->kind == FQ_KIND_FUNC &&
+	    (call_ret < 0 || call_ret > FQ_MAX_RET || call_arg < 0 || (uint64_t)call_arg + 8 > msg_size))
+		return -EINVAL;
+	if (sigkind ? (msg_size != 0 || capacity != 0)
+	            : (msg_size == 0 || msg_size > FQ_MAX_MSG || capacity == 0 || capacity > FQ_MAX_CAPACITY ||
+	               (capacity & (capacity - 1)) != 0))
 		return -EINVAL;
 #ifndef __linux__
 	wake_kind = FQ_WAKE_PIPE;
 #endif
 	uint64_t cs = sizeof(fq_cell) + ((msg_size + 7) & ~(uint64_t)7);
 	void *ring = NULL;
-	if (posix_memalign(&ring, FQ_LINE, (size_t)(cs * capacity)) != 0)
-		return -ENOMEM;
 	start &= FQ_POS_MASK;
-	for (uint64_t k = 0; k < capacity; k++) {
-		uint64_t p = (start + k) & FQ_POS_MASK;
-		fq_cell *cell = (fq_cell *)((char *)ring + (p & (capacity - 1)) * cs);
-		atomic_init(&cell->seq, p); // ready when seq == p+1
+	if (!sigkind) {
+		if (posix_memalign(&ring, FQ_LINE, (size_t)(cs * capacity)) != 0)
+			return -ENOMEM;
+		for (uint64_t k = 0; k < capacity; k++) {
+			uint64_t p = (start + k) & FQ_POS_MASK;
+			fq_cell *cell = (fq_cell *)((char *)ring + (p & (capacity - 1)) * cs);
+			atomic_init(&cell->seq, p); // ready when seq == p+1
+		}
 	}
-	int64_t wfd = -1, rfd = -1;
-	int err = open_wake(wake_kind, &wfd, &rfd);
+	int64_t wfd = -1, rfd = -1, swfd = -1, srfd = -1;
+	int err = 0;
+	if (a->loop_token == 0)
+		err = open_wake(wake_kind, &wfd, &rfd);
+	if (err == 0 && a->with_fd)
+		err = open_wake(wake_kind, &swfd, &srfd);
 	if (err != 0) {
 		free(ring);
+		close_pair(rfd, wfd);
 		return err;
 	}
 
@@ -273,9 +329,8 @@ int fq_open(uint64_t msg_size, uint64_t capacity, uint64_t start, int wake_kind,
 	} else {
 		pthread_mutex_unlock(&fq_mu);
 		free(ring);
-		close((int)rfd);
-		if (wfd != rfd)
-			close((int)wfd);
+		close_pair(rfd, wfd);
+		close_pair(srfd, swfd);
 		return -EMFILE;
 	}
 	_Atomic(fq_ctl *) *slot = &fq_table[idx >> FQ_CHUNK_BITS];
@@ -287,9 +342,8 @@ int fq_open(uint64_t msg_size, uint64_t capacity, uint64_t start, int wake_kind,
 			fq_fresh--;
 			pthread_mutex_unlock(&fq_mu);
 			free(ring);
-			close((int)rfd);
-			if (wfd != rfd)
-				close((int)wfd);
+			close_pair(rfd, wfd);
+			close_pair(srfd, swfd);
 			return -ENOMEM;
 		}
 		memset(mem, 0, FQ_CHUNK_LEN * sizeof(fq_ctl));
@@ -305,7 +359,18 @@ int fq_open(uint64_t msg_size, uint64_t capacity, uint64_t start, int wake_kind,
 	atomic_store_explicit(&c->start, start, memory_order_relaxed);
 	atomic_store_explicit(&c->wake_fd, wfd, memory_order_relaxed);
 	atomic_store_explicit(&c->read_fd, rfd, memory_order_relaxed);
-	atomic_store_explicit(&c->wake_kind, rfd == wfd ? FQ_WAKE_EVENTFD : FQ_WAKE_PIPE, memory_order_relaxed);
+	atomic_store_explicit(&c->wake_kind, (rfd == wfd && srfd == swfd) ? FQ_WAKE_EVENTFD : FQ_WAKE_PIPE,
+	                      memory_order_relaxed);
+	atomic_store_explicit(&c->kind, (uint32_t)a->kind, memory_order_relaxed);
+	atomic_store_explicit(&c->scheduled, 0, memory_order_relaxed);
+	atomic_store_explicit(&c->loop_token, a->loop_token, memory_order_relaxed);
+	atomic_store_explicit(&c->handle_id, a->handle_id, memory_order_relaxed);
+	atomic_store_explicit(&c->sig, 0, memory_order_relaxed);
+	atomic_store_explicit(&c->sig_fd, srfd, memory_order_relaxed);
+	atomic_store_explicit(&c->sig_wfd, swfd, memory_order_relaxed);
+	atomic_store_explicit(&c->refs, gen << 45 | 1, memory_order_relaxed); // see handle.c
+	// sig_inflight carries over, like waiters: a stale trigger may still
+	// be on its way out and its decrement must balance.
 	atomic_store_explicit(&c->head, start, memory_order_relaxed);
 	atomic_store_explicit(&c->head_cache, (gen << FQ_GEN_SHIFT) | start, memory_order_relaxed);
 	atomic_store_explicit(&c->high_water, 0, memory_order_relaxed);
@@ -313,8 +378,8 @@ int fq_open(uint64_t msg_size, uint64_t capacity, uint64_t start, int wake_kind,
 	atomic_store_explicit(&c->rejected_closed, 0, memory_order_relaxed);
 	atomic_store_explicit(&c->wakeups, 0, memory_order_relaxed);
 	atomic_store_explicit(&c->park, FQ_PARK_RUNNING, memory_order_relaxed);
-	atomic_store_explicit(&c->call_ret, call_ret < 0 ? 0 : (uint64_t)call_ret + 1, memory_order_relaxed);
-	atomic_store_explicit(&c->call_arg, call_ret < 0 ? 0 : (uint64_t)call_arg, memory_order_relaxed);
+	atomic_store_explicit(&c->call_ret, a->kind == FQ_KIND_FUNC ? (uint64_t)call_ret + 1 : 0, memory_order_relaxed);
+	atomic_store_explicit(&c->call_arg, a->kind == FQ_KIND_FUNC ? (uint64_t)call_arg : 0, memory_order_relaxed);
 	atomic_store_explicit(&c->timed_out, 0, memory_order_relaxed);
 	atomic_store_explicit(&c->consumer_tid, 0, memory_order_relaxed);
 	// space_seq and waiters carry over: a waiter of the previous generation
@@ -337,10 +402,9 @@ uint64_t fq_close(fq_ctl *c) {
 	}
 	// Wake every producer waiting for room: they will see the closed bit.
 	fq_space(c);
-	// And the consumer, if it parked. The seq_cst load after the seq_cst
-	// CAS above is the closer's side of the Dekker pair (ring.h).
-	if (atomic_load_explicit(&c->park, memory_order_seq_cst) == FQ_PARK_PARKED)
-		fq_wake(c);
+	// And the consumer, if it parked (or its Loop). fq_notify's seq_cst load
+	// after the seq_cst CAS above is the closer's side of the Dekker pair.
+	fq_notify(c);
 	return tail & FQ_POS_MASK;
 }
 
@@ -365,8 +429,16 @@ void fq_free(uintptr_t token) {
 	}
 	// The read end (the same fd for an eventfd) belongs to the Go side.
 	int64_t wfd = atomic_load_explicit(&c->wake_fd, memory_order_relaxed);
-	if (wfd != atomic_load_explicit(&c->read_fd, memory_order_relaxed))
+	if (wfd >= 0 && wfd != atomic_load_explicit(&c->read_fd, memory_order_relaxed))
 		close((int)wfd);
+	// A trigger that passed its closed check before the close may still be
+	// about to write sig_fd: wait for it before closing the fd.
+	while (atomic_load_explicit(&c->sig_inflight, memory_order_acquire) != 0)
+		sched_yield();
+	close_pair(atomic_load_explicit(&c->sig_fd, memory_order_relaxed),
+	           atomic_load_explicit(&c->sig_wfd, memory_order_relaxed));
+	atomic_store_explicit(&c->sig_fd, -1, memory_order_relaxed);
+	atomic_store_explicit(&c->sig_wfd, -1, memory_order_relaxed);
 	free((void *)atomic_load_explicit(&c->ring, memory_order_relaxed));
 	atomic_store_explicit(&c->ring, 0, memory_order_relaxed);
 

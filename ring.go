@@ -44,15 +44,23 @@ type ctl struct {
 	msgSize  atomic.Uint64
 	start    atomic.Uint64
 	wakeFd   atomic.Int64
-	wakeKind atomic.Int64
+	wakeKind atomic.Uint32
+	kind     atomic.Uint32
 	callRet  atomic.Uint64
 
 	head      atomic.Uint64
 	highWater atomic.Uint64
 	_         [64 - 2*8]byte
 
-	park atomic.Uint32
-	_    [64 - 4]byte
+	park        atomic.Uint32
+	scheduled   atomic.Uint32
+	loopToken   atomic.Uint64
+	handleID    atomic.Uint64
+	sig         atomic.Uint64
+	sigFd       atomic.Int64
+	sigWfd      atomic.Int64
+	sigInflight atomic.Int64
+	_           [64 - 7*8]byte
 
 	rejectedFull   atomic.Uint64
 	rejectedClosed atomic.Uint64
@@ -63,7 +71,12 @@ type ctl struct {
 	consumerTid    atomic.Int64
 	spaceSeq       atomic.Uint32
 	waiters        atomic.Uint32
+
+	refs atomic.Uint64
+	_    [64 - 8]byte
 }
+
+const sigPending = 1 << 32
 
 // diff is a-b as a signed 44-bit number: positions wrap, so they are only
 // ever compared through their difference.
@@ -80,7 +93,9 @@ type ring struct {
 	cellSize uintptr
 	msgSize  uintptr
 	start    uint64
-	wake     *os.File // the read end, registered with the runtime poller
+	wake     *os.File // the read end, registered with the runtime poller; nil on a Loop
+	loop     *Loop    // the Loop serving this handle, or nil
+	id       uint64   // its id in the Loop
 
 	// Consumer-owned.
 	head      uint64
@@ -100,10 +115,24 @@ type ring struct {
 	raceSync byte
 }
 
-// openRing opens a queue; for a function, callArg and callRet are the
-// argument and result sizes (callRet < 0: a plain queue).
-func openRing(msgSize, capacity uintptr, start uint64, wakeKind int, callArg, callRet int) (*ring, error) {
-	tok, c, cells, err := cOpen(msgSize, capacity, start, wakeKind, callArg, callRet)
+// openArgs describe a handle to open (fq_open_args in ring.h).
+type openArgs struct {
+	msgSize, capacity uintptr
+	start             uint64
+	wakeKind, kind    int
+	withFd            bool
+	callArg, callRet  int
+	loop              *Loop
+}
+
+// openRing opens a handle of any kind: signals have no cells, and a handle
+// on a Loop no wake fd of its own.
+func openRing(a openArgs) (*ring, error) {
+	var id uint64
+	if a.loop != nil {
+		id = a.loop.nextID()
+	}
+	tok, c, cells, err := cOpen(a, id)
 	if err != nil {
 		return nil, err
 	}
@@ -118,10 +147,13 @@ func openRing(msgSize, capacity uintptr, start uint64, wakeKind int, callArg, ca
 		start:    c.start.Load(),
 		head:     c.head.Load(),
 	}
-	fd := c.readFd.Load()
-	// The fd is non-blocking, so os.NewFile registers it with the poller:
-	// a parked consumer holds no OS thread.
-	r.wake = os.NewFile(uintptr(fd), "foreign-wake")
+	r.loop, r.id = a.loop, id
+	if a.loop == nil {
+		fd := c.readFd.Load()
+		// The fd is non-blocking, so os.NewFile registers it with the
+		// poller: a parked consumer holds no OS thread.
+		r.wake = os.NewFile(uintptr(fd), "foreign-wake")
+	}
 	return r, nil
 }
 
@@ -193,7 +225,7 @@ func (r *ring) wakeConsumer() {
 	}
 	var b [8]byte
 	n := 1
-	if c.wakeKind.Load() == int64(wakeEventfd) {
+	if c.wakeKind.Load() == uint32(wakeEventfd) {
 		*(*uint64)(unsafe.Pointer(&b)) = 1
 		n = 8
 	}
@@ -291,17 +323,24 @@ func (r *ring) drained() bool {
 	return t&closedBit != 0 && t&posMask == r.head
 }
 
+// claimed reports whether there is anything for the consumer: claimed
+// cells (perhaps not yet published), or a close to act on.
+func (r *ring) claimed() bool {
+	t := r.c.tail.Load()
+	return t&posMask != r.head || t&closedBit != 0
+}
+
 // park sleeps until a producer wakes the consumer, ctx is done, or there is
-// reason to look at the ring again. Spurious returns are allowed.
-func (r *ring) park(ctx context.Context) error {
+// reason to look again: work() reports work the consumer must not sleep
+// through. Spurious returns are allowed.
+func (r *ring) park(ctx context.Context, work func() bool) error {
 	c := r.c
 	if !c.park.CompareAndSwap(parkRunning, parkParked) {
 		return nil // a wake-up is being written (WAKING): look again
 	}
-	// The consumer's side of the Dekker pair: store park, then load tail.
-	t := c.tail.Load()
-	if t&posMask != r.head || t&closedBit != 0 {
-		// Work was claimed (perhaps not yet published) or we are closing.
+	// The consumer's side of the Dekker pair: store park, then look at the
+	// words producers change before they load park (tail, sig).
+	if work() {
 		c.park.CompareAndSwap(parkParked, parkRunning)
 		return nil
 	}
@@ -359,7 +398,9 @@ func (r *ring) discard() {
 // free releases the C resources. The ring must be drained.
 func (r *ring) free() {
 	cFree(r.token) // sets park DEAD before the fd can go away
-	_ = r.wake.Close()
+	if r.wake != nil {
+		_ = r.wake.Close()
+	}
 }
 
 // spinner is the consumer's spin-then-park policy, in one place. Once the

@@ -86,6 +86,30 @@
  * is the thread running the Go function (0 when none); a call from that very
  * thread fails with EDEADLK instead of waiting for itself.
  *
+ * Signals (notifiers and interrupts, handle.c). They have no ring; the tail
+ * word only carries gen and closed. A trigger exchanges sig to PENDING|value
+ * (seq_cst; latest value wins) and, only if it was not pending, writes
+ * sig_fd (readable while pending) and wakes the consumer as a post does. The
+ * consumer takes the value with an exchange to 0.
+ *
+ * Loops. A handle attached to a Loop has no consumer of its own: loop_token
+ * names the Loop's ready queue and handle_id the handle in it. After a
+ * publish or a trigger a producer loads scheduled (seq_cst, after its own
+ * seq_cst claim or exchange); if 0 and its CAS 0 -> 1 wins, it posts
+ * handle_id to the ready queue. The Loop serves the handle, stores
+ * scheduled = 0 (seq_cst), then looks for more work, and if it finds some
+ * and wins the CAS itself, re-queues the handle at the back. Each handle is
+ * in the ready queue at most once, so a ready queue as large as the number
+ * of handles can never be full.
+ *
+ * References (foreign_acquire/foreign_release, handle.c). refs carries the
+ * generation beside the count, so a stale token's CAS fails. It starts at 1,
+ * the Go side's own reference. acquire raises it unless it is 0 (then
+ * ECLOSED); release lowers it, and the release that reaches 0 closes the
+ * queue exactly as Close does, but with only a CAS and a consumer wake-up:
+ * it is async-signal-safe. The consumer drains, tears down and runs the Go
+ * finalizer once.
+ *
  * Stats. posted is the number of claims: free, it is the tail. The high-water
  * depth is measured by the consumer at each batch (producers only know a
  * lagging head, which would overstate it). Rejections and wake-ups are
@@ -143,7 +167,8 @@ typedef struct fq_ctl {
 	_Atomic uint64_t msg_size;   /* bytes per message */
 	_Atomic uint64_t start;      /* position of the first message */
 	_Atomic int64_t wake_fd;     /* written to wake the consumer */
-	_Atomic int64_t wake_kind;   /* FQ_WAKE_* */
+	_Atomic uint32_t wake_kind;  /* FQ_WAKE_* */
+	_Atomic uint32_t kind;       /* FQ_KIND_* */
 	_Atomic uint64_t call_ret;   /* 0: a queue; else a function, result size + 1 */
 
 	/* Line 2: written by the consumer once per batch. */
@@ -151,9 +176,16 @@ typedef struct fq_ctl {
 	_Atomic uint64_t high_water; /* largest depth the consumer saw */
 	char pad2[FQ_LINE - 2 * 8];
 
-	/* Line 3: written at park transitions only; read on every post. */
+	/* Line 3: written at park and schedule transitions; read on every post. */
 	_Atomic uint32_t park;
-	char pad3[FQ_LINE - 4];
+	_Atomic uint32_t scheduled;  /* on its Loop's ready queue */
+	_Atomic uint64_t loop_token; /* the Loop's ready queue, or 0 */
+	_Atomic uint64_t handle_id;  /* this handle's id in that Loop */
+	_Atomic uint64_t sig;        /* signals: FQ_SIG_PENDING | value */
+	_Atomic int64_t sig_fd;      /* signals: readable while pending, or -1 */
+	_Atomic int64_t sig_wfd;     /* its write end (the same fd for an eventfd) */
+	_Atomic int64_t sig_inflight; /* triggers between their check and their fd write */
+	char pad3[FQ_LINE - 7 * 8];
 
 	/* Line 4: cold counters, written on error paths and wake-ups. */
 	_Atomic uint64_t rejected_full;
@@ -165,7 +197,17 @@ typedef struct fq_ctl {
 	_Atomic int64_t consumer_tid; /* thread running a function's handler, or 0 */
 	_Atomic uint32_t space_seq;  /* bumped when room appears for waiters */
 	_Atomic uint32_t waiters;    /* producers waiting for room */
+
+	/* Line 5: references (foreign_acquire/release): [gen:19][count:45]. */
+	_Atomic uint64_t refs;
+	char pad5[FQ_LINE - 8];
 } fq_ctl;
+
+#define FQ_KIND_QUEUE 0
+#define FQ_KIND_FUNC 1
+#define FQ_KIND_NOTIFIER 2
+#define FQ_KIND_INTERRUPT 3
+#define FQ_SIG_PENDING (UINT64_C(1) << 32)
 
 #define FQ_WAKE_EVENTFD 1
 #define FQ_WAKE_PIPE 2
@@ -194,6 +236,14 @@ enum {
 	FQ_OFF_CONSUMER_TID = offsetof(fq_ctl, consumer_tid),
 	FQ_OFF_SPACE_SEQ = offsetof(fq_ctl, space_seq),
 	FQ_OFF_WAITERS = offsetof(fq_ctl, waiters),
+	FQ_OFF_KIND = offsetof(fq_ctl, kind),
+	FQ_OFF_SCHEDULED = offsetof(fq_ctl, scheduled),
+	FQ_OFF_LOOP_TOKEN = offsetof(fq_ctl, loop_token),
+	FQ_OFF_HANDLE_ID = offsetof(fq_ctl, handle_id),
+	FQ_OFF_SIG = offsetof(fq_ctl, sig),
+	FQ_OFF_SIG_FD = offsetof(fq_ctl, sig_fd),
+	FQ_OFF_SIG_INFLIGHT = offsetof(fq_ctl, sig_inflight),
+	FQ_OFF_REFS = offsetof(fq_ctl, refs),
 	FQ_CTL_SIZE = sizeof(fq_ctl),
 };
 
@@ -211,6 +261,19 @@ static inline int64_t fq_diff(uint64_t a, uint64_t b) {
  * call_ret < 0 makes a plain queue. */
 int fq_open(uint64_t msg_size, uint64_t capacity, uint64_t start, int wake_kind,
             int64_t call_arg, int64_t call_ret, uintptr_t *token, fq_ctl **ctl);
+/* fq_open_handle opens a handle of any kind. For signals, msg_size and
+ * capacity are 0 (no ring) and with_fd asks for a sig_fd. loop_token and
+ * handle_id attach it to a Loop (0: its own consumer). */
+typedef struct {
+	uint64_t msg_size, capacity, start;
+	int wake_kind, kind, with_fd;
+	int64_t call_arg, call_ret;
+	uint64_t loop_token, handle_id;
+} fq_open_args;
+int fq_open_handle(const fq_open_args *a, uintptr_t *token, fq_ctl **ctl);
+void fq_notify(fq_ctl *c);         /* wake or schedule the consumer after new work */
+int fq_trigger(foreign_token t, int kind, int value); /* notifier/interrupt trigger (handle.c) */
+int fq_drain_sig_fd(fq_ctl *c);    /* empties sig_fd */
 uint64_t fq_close(fq_ctl *c);      /* sets closed; returns the final position */
 void fq_free(uintptr_t token);     /* after close and drain: frees the ring, recycles the block */
 fq_ctl *fq_lookup(uintptr_t token); /* NULL if the token's block does not exist */

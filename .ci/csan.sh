@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# csan.sh: builds testdata/csan/stress.c together with the library C (ring.c, wait.c, call.c; no Go)
+# csan.sh: builds testdata/csan/stress.c together with the library C (ring.c, wait.c, call.c, handle.c; no Go)
 # under ThreadSanitizer and under AddressSanitizer+UBSan, runs each build,
 # and fails on any sanitizer report. The canary runs first and must be
 # caught by each sanitizer: a clean stress run then means the sanitizer
@@ -77,8 +77,8 @@ stress() { # name, binary
 
 build "$work/canary-tsan" "${tsan[@]}" testdata/csan/canary.c
 build "$work/canary-asan" "${asan[@]}" testdata/csan/canary.c
-build "$work/stress-tsan" "${tsan[@]}" testdata/csan/stress.c ring.c wait.c call.c
-build "$work/stress-asan" "${asan[@]}" testdata/csan/stress.c ring.c wait.c call.c
+build "$work/stress-tsan" "${tsan[@]}" testdata/csan/stress.c ring.c wait.c call.c handle.c
+build "$work/stress-asan" "${asan[@]}" testdata/csan/stress.c ring.c wait.c call.c handle.c
 
 canary tsan "$work/canary-tsan" race 'WARNING: ThreadSanitizer: data race'
 canary asan "$work/canary-asan" heap 'ERROR: AddressSanitizer: heap-use-after-free'

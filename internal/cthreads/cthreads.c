@@ -389,3 +389,175 @@ void ct_waiters_join(ct_waiters *p, uint64_t *accepted, int *codes) {
 	}
 	free(p);
 }
+
+typedef struct {
+	uintptr_t token;
+	int id, interrupt;
+	uint64_t count;
+	ct_trig_result r;
+	pthread_t th;
+} ct_trigger;
+
+static int trigger_once(uintptr_t token, int interrupt, int value) {
+	return interrupt ? foreign_signal(token, value) : foreign_post(token, NULL, 0);
+}
+
+static void count_trig(ct_trig_result *r, int rc) {
+	if (rc == 0)
+		r->ok++;
+	else if (rc == FOREIGN_ECLOSED)
+		r->closed++;
+	else {
+		r->other++;
+		r->other_code = rc;
+	}
+}
+
+static void *trigger_main(void *arg) {
+	ct_trigger *t = arg;
+	for (uint64_t i = 0; i < t->count; i++)
+		count_trig(&t->r, trigger_once(t->token, t->interrupt, t->id * 1000000 + (int)i));
+	return NULL;
+}
+
+void ct_trigger_threads(uintptr_t token, int n, uint64_t count, int interrupt, ct_trig_result *out) {
+	ct_trigger *ts = calloc((size_t)n, sizeof *ts);
+	if (ts == NULL)
+		abort();
+	for (int i = 0; i < n; i++) {
+		ts[i] = (ct_trigger){.token = token, .id = i + 1, .interrupt = interrupt, .count = count};
+		if (pthread_create(&ts[i].th, NULL, trigger_main, &ts[i]) != 0)
+			abort();
+	}
+	memset(out, 0, sizeof *out);
+	for (int i = 0; i < n; i++) {
+		pthread_join(ts[i].th, NULL);
+		out->ok += ts[i].r.ok;
+		out->closed += ts[i].r.closed;
+		out->other += ts[i].r.other;
+		if (ts[i].r.other_code)
+			out->other_code = ts[i].r.other_code;
+	}
+	free(ts);
+}
+
+static uintptr_t tstorm_token;
+static int tstorm_interrupt;
+static _Atomic uint64_t tstorm_ok, tstorm_closed, tstorm_other;
+static _Atomic int64_t tstorm_next, tstorm_last;
+
+// Signal context: foreign_signal / foreign_post only.
+static void tstorm_handler(int sig) {
+	(void)sig;
+	int64_t v = atomic_fetch_add(&tstorm_next, 1) + 1;
+	int rc = trigger_once(tstorm_token, tstorm_interrupt, (int)v);
+	if (rc == 0) {
+		int64_t last = atomic_load(&tstorm_last);
+		while (v > last && !atomic_compare_exchange_weak(&tstorm_last, &last, v)) {
+		}
+		atomic_fetch_add(&tstorm_ok, 1);
+	} else if (rc == FOREIGN_ECLOSED) {
+		atomic_fetch_add(&tstorm_closed, 1);
+	} else {
+		atomic_fetch_add(&tstorm_other, 1);
+	}
+}
+
+int ct_trigger_storm(uintptr_t token, int interrupt, int64_t interval_ns, int64_t duration_ns,
+                     ct_trig_result *out, int64_t *last) {
+	tstorm_token = token;
+	tstorm_interrupt = interrupt;
+	atomic_store(&tstorm_ok, 0);
+	atomic_store(&tstorm_closed, 0);
+	atomic_store(&tstorm_other, 0);
+	atomic_store(&tstorm_next, 0);
+	atomic_store(&tstorm_last, 0);
+	struct sigaction sa, old;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = tstorm_handler;
+	sa.sa_flags = SA_ONSTACK | SA_RESTART; // SA_ONSTACK: may land on a Go thread
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGUSR1, &sa, &old) != 0)
+		return -1;
+	struct sigevent sev;
+	memset(&sev, 0, sizeof sev);
+	sev.sigev_notify = SIGEV_SIGNAL;
+	sev.sigev_signo = SIGUSR1;
+	timer_t tm;
+	if (timer_create(CLOCK_MONOTONIC, &sev, &tm) != 0)
+		return -1;
+	struct itimerspec its = {
+		.it_interval = {.tv_sec = interval_ns / 1000000000, .tv_nsec = interval_ns % 1000000000},
+		.it_value = {.tv_nsec = 1000},
+	};
+	timer_settime(tm, 0, &its, NULL);
+	struct timespec d = {.tv_sec = duration_ns / 1000000000, .tv_nsec = duration_ns % 1000000000};
+	while (nanosleep(&d, &d) != 0 && errno == EINTR) {
+	}
+	timer_delete(tm);
+	struct timespec pause = {.tv_nsec = 20 * 1000 * 1000};
+	nanosleep(&pause, NULL);
+	sigaction(SIGUSR1, &old, NULL);
+	out->ok = atomic_load(&tstorm_ok);
+	out->closed = atomic_load(&tstorm_closed);
+	out->other = atomic_load(&tstorm_other);
+	out->other_code = 0;
+	*last = atomic_load(&tstorm_last);
+	return 0;
+}
+
+typedef struct {
+	uintptr_t token;
+	uint32_t id;
+	uint64_t count, accepted;
+	int code;
+	pthread_t th;
+} ct_refs;
+
+static void *refs_main(void *arg) {
+	ct_refs *r = arg;
+	int rc = foreign_acquire(r->token);
+	if (rc != 0) {
+		r->code = rc;
+		return NULL;
+	}
+	ct_msg m = {.producer = r->id};
+	for (uint64_t seq = 0; seq < r->count;) {
+		m.seq = seq;
+		rc = foreign_post(r->token, &m, sizeof m);
+		if (rc == 0) {
+			seq++;
+			r->accepted++;
+		} else if (rc == FOREIGN_EFULL) {
+			sched_yield();
+		} else {
+			r->code = rc;
+			break;
+		}
+	}
+	rc = foreign_release(r->token);
+	if (rc != 0 && r->code == 0)
+		r->code = rc;
+	return NULL;
+}
+
+void ct_refs_race(uintptr_t token, int n, uint32_t first_id, uint64_t count, uint64_t *accepted, int *codes) {
+	ct_refs *rs = calloc((size_t)n, sizeof *rs);
+	if (rs == NULL)
+		abort();
+	for (int i = 0; i < n; i++) {
+		rs[i] = (ct_refs){.token = token, .id = first_id + (uint32_t)i, .count = count};
+		if (pthread_create(&rs[i].th, NULL, refs_main, &rs[i]) != 0)
+			abort();
+	}
+	for (int i = 0; i < n; i++) {
+		pthread_join(rs[i].th, NULL);
+		accepted[i] = rs[i].accepted;
+		codes[i] = rs[i].code;
+	}
+	free(rs);
+}
+
+int ct_acquire(uintptr_t token) { return foreign_acquire(token); }
+int ct_release(uintptr_t token) { return foreign_release(token); }
+int ct_signal(uintptr_t token, int value) { return foreign_signal(token, value); }

@@ -161,3 +161,62 @@ func (w *Waiters) Wait() (accepted []uint64, codes []int) {
 	}
 	return accepted, codes
 }
+
+// TrigResult counts trigger return codes.
+type TrigResult struct {
+	OK, Closed, Other uint64
+	OtherCode         int
+}
+
+func trig(r C.ct_trig_result) TrigResult {
+	return TrigResult{uint64(r.ok), uint64(r.closed), uint64(r.other), int(r.other_code)}
+}
+
+// TriggerThreads runs n threads that each trigger count times: an
+// interrupt with foreign_signal(id*1e6+i), a notifier with
+// foreign_post(NULL, 0).
+func TriggerThreads(token uintptr, n int, count uint64, interrupt bool) TrigResult {
+	var r C.ct_trig_result
+	C.ct_trigger_threads(C.uintptr_t(token), C.int(n), C.uint64_t(count), cbool(interrupt), &r)
+	return trig(r)
+}
+
+// TriggerStorm triggers from a SIGUSR1 handler, driven by a POSIX timer,
+// for d; it returns the counts and the last value accepted.
+func TriggerStorm(token uintptr, interrupt bool, interval, d time.Duration) (TrigResult, int64, error) {
+	var r C.ct_trig_result
+	var last C.int64_t
+	if C.ct_trigger_storm(C.uintptr_t(token), cbool(interrupt), C.int64_t(interval), C.int64_t(d), &r, &last) != 0 {
+		return TrigResult{}, 0, fmt.Errorf("trigger storm setup failed")
+	}
+	return trig(r), int64(last), nil
+}
+
+// RefsRace runs n threads that each acquire, post count messages and
+// release.
+func RefsRace(token uintptr, n int, firstID uint32, count uint64) (accepted []uint64, codes []int) {
+	accepted = make([]uint64, n)
+	cc := make([]C.int, n)
+	C.ct_refs_race(C.uintptr_t(token), C.int(n), C.uint32_t(firstID), C.uint64_t(count), (*C.uint64_t)(unsafe.Pointer(&accepted[0])), &cc[0])
+	codes = make([]int, n)
+	for i, c := range cc {
+		codes[i] = int(c)
+	}
+	return accepted, codes
+}
+
+// Acquire, Release and Signal call the C functions once.
+func Acquire(token uintptr) int { return int(C.ct_acquire(C.uintptr_t(token))) }
+
+// Release: see Acquire.
+func Release(token uintptr) int { return int(C.ct_release(C.uintptr_t(token))) }
+
+// Signal: see Acquire.
+func Signal(token uintptr, value int) int { return int(C.ct_signal(C.uintptr_t(token), C.int(value))) }
+
+func cbool(b bool) C.int {
+	if b {
+		return 1
+	}
+	return 0
+}

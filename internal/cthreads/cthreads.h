@@ -64,4 +64,27 @@ typedef struct ct_waiters ct_waiters;
 ct_waiters *ct_waiters_start(uintptr_t token, int n, uint32_t first_id, uint64_t count, int64_t timeout_ns);
 void ct_waiters_join(ct_waiters *w, uint64_t *accepted, int *codes);
 
+// Triggers: n threads, each count times, foreign_signal(token, id*1e6+i)
+// (interrupt) or foreign_post(token, NULL, 0) (notifier). Counts by code.
+typedef struct {
+	uint64_t ok, closed, other;
+	int other_code;
+} ct_trig_result;
+void ct_trigger_threads(uintptr_t token, int n, uint64_t count, int interrupt, ct_trig_result *out);
+
+// ct_trigger_storm: a process-wide POSIX timer sends SIGUSR1 every
+// interval_ns for duration_ns; the handler triggers the token from signal
+// context with an increasing value. *last is the last value accepted.
+int ct_trigger_storm(uintptr_t token, int interrupt, int64_t interval_ns, int64_t duration_ns,
+                     ct_trig_result *out, int64_t *last);
+
+// ct_refs_race: n threads each foreign_acquire, post count messages
+// {first_id+i, seq} (retrying when full), and foreign_release. accepted[i]
+// as for ct_join; codes[i] the first unexpected code, or 0.
+void ct_refs_race(uintptr_t token, int n, uint32_t first_id, uint64_t count, uint64_t *accepted, int *codes);
+
+int ct_acquire(uintptr_t token);
+int ct_release(uintptr_t token);
+int ct_signal(uintptr_t token, int value);
+
 #endif

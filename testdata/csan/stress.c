@@ -147,7 +147,7 @@ static void open_queue(queue *q, uint64_t capacity, uint64_t start, int kind) {
 		fail("fq_open returned token 0");
 	if (fq_lookup(q->token) != q->c)
 		fail("fq_lookup(%#" PRIxPTR ") does not find the block fq_open returned", q->token);
-	if (atomic_load(&q->c->wake_kind) != kind)
+	if (atomic_load(&q->c->wake_kind) != (uint32_t)kind)
 		fail("asked for wake kind %d, got %" PRId64, kind, atomic_load(&q->c->wake_kind));
 	q->start = start & FQ_POS_MASK;
 	q->kind = kind;

@@ -1,0 +1,41 @@
+package foreign
+
+import "context"
+
+// handle is what a consumer serves: a Queue, a Func's queue, a Notifier or
+// an Interrupt. The consumer is either a goroutine of the handle's own
+// (consume) or a Loop shared by many handles; handle methods run on it, one
+// at a time.
+type handle interface {
+	core() *ring
+	// serve delivers what is ready, at most one batch, and reports
+	// whether it delivered anything.
+	serve() bool
+	// work reports whether there is, or is about to be, something to
+	// serve: the re-check after announcing that the consumer sleeps.
+	work() bool
+	// drained reports that the handle is closed and nothing is left.
+	drained() bool
+	// finish tears the handle down; it runs once, after drained.
+	finish()
+}
+
+// consume is a handle's own consumer goroutine: serve in batches, spin
+// briefly when caught up, then park on the poller; after the close, finish.
+func consume(h handle) {
+	r := h.core()
+	for {
+		if h.serve() {
+			r.spin.reset()
+			continue
+		}
+		if h.drained() {
+			break
+		}
+		if r.spin.wait() {
+			continue
+		}
+		_ = r.park(context.Background(), h.work)
+	}
+	h.finish()
+}

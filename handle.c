@@ -1,0 +1,130 @@
+// handle.c: notifier and interrupt triggers (foreign_signal, and
+// foreign_post with no payload) and references (foreign_acquire,
+// foreign_release). All async-signal-safe but acquire. Protocols: ring.h,
+// "Signals" and "References".
+#define _GNU_SOURCE
+#include "foreign.h"
+#include "ring.h"
+
+#include <errno.h>
+#include <unistd.h>
+
+// check_gen validates a token against its block's current generation.
+static int check_gen(foreign_token t, fq_ctl *c, uint64_t *tail) {
+	uint64_t tgen = ((uint64_t)t >> FQ_IDX_BITS) & FQ_GEN_MASK;
+	*tail = atomic_load_explicit(&c->tail, memory_order_acquire);
+	uint64_t gen = *tail >> FQ_GEN_SHIFT;
+	if (gen != tgen)
+		return (gen == 0 || tgen > gen) ? FOREIGN_EINVAL : FOREIGN_ECLOSED;
+	return 0;
+}
+
+int fq_trigger(foreign_token t, int kind, int value) {
+	fq_ctl *c = fq_lookup(t);
+	if (c == NULL)
+		return FOREIGN_EINVAL;
+	// Counted in flight before the closed check, so that teardown, which
+	// waits for zero after the close, cannot close sig_fd under our write.
+	atomic_fetch_add_explicit(&c->sig_inflight, 1, memory_order_seq_cst);
+	uint64_t tail;
+	int rc = check_gen(t, c, &tail);
+	if (rc == 0 && atomic_load_explicit(&c->kind, memory_order_relaxed) != (uint32_t)kind)
+		rc = FOREIGN_EINVAL;
+	if (rc == 0 && (tail & FQ_CLOSED)) {
+		atomic_fetch_add_explicit(&c->rejected_closed, 1, memory_order_relaxed);
+		rc = FOREIGN_ECLOSED;
+	}
+	if (rc == 0) {
+		// Latest value wins; only the not-pending -> pending transition
+		// makes the fd readable and wakes the consumer.
+		uint64_t old = atomic_exchange_explicit(&c->sig, FQ_SIG_PENDING | (uint32_t)value,
+		                                        memory_order_seq_cst);
+		if (!(old & FQ_SIG_PENDING)) {
+			int64_t fd = atomic_load_explicit(&c->sig_wfd, memory_order_relaxed);
+			if (fd >= 0) {
+				int saved = errno;
+				uint64_t one = 1;
+				if (fd == atomic_load_explicit(&c->sig_fd, memory_order_relaxed))
+					(void)!write((int)fd, &one, sizeof one);
+				else
+					(void)!write((int)fd, &one, 1);
+				errno = saved;
+			}
+			fq_notify(c);
+		}
+	}
+	atomic_fetch_sub_explicit(&c->sig_inflight, 1, memory_order_release);
+	return rc;
+}
+
+int foreign_signal(foreign_token t, int value) { return fq_trigger(t, FQ_KIND_INTERRUPT, value); }
+
+int fq_drain_sig_fd(fq_ctl *c) {
+	int64_t fd = atomic_load_explicit(&c->sig_fd, memory_order_relaxed);
+	if (fd < 0)
+		return 0;
+	char buf[64];
+	while (read((int)fd, buf, sizeof buf) > 0) {
+	}
+	return 0;
+}
+
+// The refs word is [gen:19][count:45], like the tail word: the CAS that
+// changes the count also checks the generation, so a stale token can never
+// change the count of the queue that reuses its block.
+#define REFS_SHIFT 45
+#define REFS_COUNT ((UINT64_C(1) << REFS_SHIFT) - 1)
+
+int foreign_acquire(foreign_token t) {
+	fq_ctl *c = fq_lookup(t);
+	if (c == NULL)
+		return FOREIGN_EINVAL;
+	uint64_t tail;
+	int rc = check_gen(t, c, &tail);
+	if (rc != 0)
+		return rc;
+	uint64_t tgen = tail >> FQ_GEN_SHIFT;
+	uint64_t r = atomic_load_explicit(&c->refs, memory_order_acquire);
+	do {
+		if ((r >> REFS_SHIFT) != tgen || (r & REFS_COUNT) == 0 || (r & REFS_COUNT) == REFS_COUNT)
+			return FOREIGN_ECLOSED; // stale, or released for good: no resurrection
+		tail = atomic_load_explicit(&c->tail, memory_order_acquire);
+		if (tail & FQ_CLOSED)
+			return FOREIGN_ECLOSED;
+	} while (!atomic_compare_exchange_weak_explicit(&c->refs, &r, r + 1, memory_order_acq_rel,
+	                                                memory_order_acquire));
+	return 0;
+}
+
+// fq_release_close sets the closed bit and wakes the consumer: the part of
+// Close that is async-signal-safe. The consumer does the rest.
+static void release_close(fq_ctl *c) {
+	uint64_t tail = atomic_load_explicit(&c->tail, memory_order_acquire);
+	while (!(tail & FQ_CLOSED) &&
+	       !atomic_compare_exchange_weak_explicit(&c->tail, &tail, tail | FQ_CLOSED, memory_order_seq_cst,
+	                                              memory_order_acquire)) {
+	}
+	fq_notify(c);
+}
+
+int foreign_release(foreign_token t) {
+	fq_ctl *c = fq_lookup(t);
+	if (c == NULL)
+		return FOREIGN_EINVAL;
+	uint64_t tail;
+	int rc = check_gen(t, c, &tail);
+	if (rc != 0)
+		return rc;
+	uint64_t tgen = tail >> FQ_GEN_SHIFT;
+	uint64_t r = atomic_load_explicit(&c->refs, memory_order_acquire);
+	do {
+		if ((r >> REFS_SHIFT) != tgen)
+			return FOREIGN_ECLOSED;
+		if ((r & REFS_COUNT) == 0)
+			return FOREIGN_EINVAL; // more releases than references
+	} while (!atomic_compare_exchange_weak_explicit(&c->refs, &r, r - 1, memory_order_acq_rel,
+	                                                memory_order_acquire));
+	if ((r & REFS_COUNT) == 1)
+		release_close(c); // the last reference: close, as Close would
+	return 0;
+}
