@@ -22,6 +22,13 @@ type handle interface {
 
 // consume is a handle's own consumer goroutine: serve in batches, spin
 // briefly when caught up, then park on the poller; after the close, finish.
+//
+// While spinning it looks only at what serve looks at (the next cell, or the
+// sig word), never at the producers' tail line: reading that line on every
+// spin would pull it to this core and make the next post pay a cross-core
+// miss (measured: a post's median doubled). drained reads the tail, so it is
+// asked only when the spin window ends; a close is noticed up to one window
+// (50 µs) later.
 func consume(h handle) {
 	r := h.core()
 	for {
@@ -29,11 +36,11 @@ func consume(h handle) {
 			r.spin.reset()
 			continue
 		}
-		if h.drained() {
-			break
-		}
 		if r.spin.wait() {
 			continue
+		}
+		if h.drained() {
+			break
 		}
 		_ = r.park(context.Background(), h.work)
 	}

@@ -75,7 +75,8 @@ type Queue[T any] struct {
 	name    string
 	onPanic func(*PanicError)
 
-	buf []T // consumer's batch buffer
+	buf      []T // consumer's batch buffer
+	progress int // consumer's count of the batch handled (handleSafely)
 
 	finalize  func()
 	mu        sync.Mutex // serialises Recv calls in pull mode
@@ -306,7 +307,10 @@ func (q *Queue[T]) deliver(vs []T) {
 
 // handleSafely returns how many messages of vs were consumed, counting the
 // one whose handler panicked. One deferred recover covers the whole batch.
-func (q *Queue[T]) handleSafely(vs []T) (done int) {
+// The count lives in the queue (q.progress), not in a local: a local's
+// address passed to the handle func would escape and cost an allocation
+// per batch.
+func (q *Queue[T]) handleSafely(vs []T) int {
 	ok := false
 	defer func() {
 		if ok {
@@ -318,9 +322,10 @@ func (q *Queue[T]) handleSafely(vs []T) (done int) {
 		buf = buf[:runtime.Stack(buf, false)]
 		q.onPanic(&PanicError{Queue: q.name, Value: p, Stack: buf})
 	}()
-	q.handle(vs, &done)
+	q.progress = 0
+	q.handle(vs, &q.progress)
 	ok = true
-	return done
+	return q.progress
 }
 
 // Close stops accepting messages: posts after it fail with ErrClosed (C:
@@ -458,12 +463,12 @@ func (q *Queue[T]) RecvBatch(ctx context.Context, buf []T) (int, error) {
 			r.spin.reset()
 			return n, nil
 		}
+		if r.spin.wait() {
+			continue // see consume: the tail is read only after spinning
+		}
 		if r.drained() {
 			q.teardown()
 			return 0, ErrClosed
-		}
-		if r.spin.wait() {
-			continue
 		}
 		if err := r.park(ctx, r.claimed); err != nil {
 			return 0, err

@@ -212,8 +212,21 @@ func (r *ring) claim(fresh, count bool) (pos uint64, err error) {
 func (r *ring) publish(cell unsafe.Pointer, pos uint64) {
 	raceRelease(unsafe.Pointer(&r.raceSync))
 	cellSeq(cell).Store((pos + 1) & posMask)
-	if r.c.park.Load() == parkParked {
-		r.wakeConsumer()
+	r.notify()
+}
+
+// notify is fq_notify in Go: wake the parked consumer, or put the handle on
+// its Loop's ready queue if it is not there yet (ring.h, "Loops").
+func (r *ring) notify() {
+	c := r.c
+	if r.loop == nil {
+		if c.park.Load() == parkParked {
+			r.wakeConsumer()
+		}
+		return
+	}
+	if c.scheduled.Load() == 0 && c.scheduled.CompareAndSwap(0, 1) {
+		_ = r.loop.ready.Post(r.id) // never full: each handle is queued at most once
 	}
 }
 

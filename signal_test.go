@@ -312,6 +312,14 @@ func TestLoopOnLockedThread(t *testing.T) {
 		done <- l.Run(context.Background())
 	}()
 	p := cthreads.Start(uintptr(q.Token()), 4, 0, 50_000, false)
+	var gp sync.WaitGroup
+	gp.Go(func() { // and a goroutine, through Post
+		for seq := uint64(0); seq < 50_000; {
+			if q.Post(cthreads.Msg{Producer: 4, Seq: seq}) == nil {
+				seq++
+			}
+		}
+	})
 	callers := cthreads.StartCallers(uintptr(f.Token()), 2, 0, 500, -1, false)
 	trig := cthreads.TriggerThreads(uintptr(n.Token()), 2, 1000, false)
 	sres := cthreads.TriggerThreads(uintptr(i.Token()), 2, 1000, true)
@@ -319,9 +327,13 @@ func TestLoopOnLockedThread(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	gp.Wait()
+	acc = append(acc, 50_000)
 	cres := callers.Wait()
 	waitFor(t, "deliveries", func() bool {
-		return chk.n == 200_000 && !n.s.pending() && !i.Pending()
+		chk.mu.Lock()
+		defer chk.mu.Unlock()
+		return chk.n == 250_000 && !n.s.pending() && !i.Pending()
 	})
 	for _, h := range []interface{ Close() error }{q, n, i, f} {
 		h.Close()

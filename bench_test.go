@@ -1,0 +1,138 @@
+package foreign
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+)
+
+// Go-side posting against the obvious Go baseline, a buffered channel read
+// by a goroutine, side by side.
+func BenchmarkPostGo(b *testing.B) {
+	b.Run("foreign", func(b *testing.B) {
+		var n atomic.Int64
+		q, err := NewQueue(func(int64) { n.Add(1) }, Config{Capacity: 4096})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		for b.Loop() {
+			for q.Post(1) != nil {
+			}
+		}
+		q.Close()
+	})
+	b.Run("chan", func(b *testing.B) {
+		ch := make(chan int64, 4096)
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			for range ch {
+			}
+		})
+		b.ReportAllocs()
+		for b.Loop() {
+			ch <- 1
+		}
+		close(ch)
+		wg.Wait()
+	})
+}
+
+// Pending is one atomic load, for hot loops to poll.
+func BenchmarkInterruptPending(b *testing.B) {
+	i, err := NewInterrupt(nil, Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer i.Close()
+	b.ReportAllocs()
+	hits := 0
+	for b.Loop() {
+		if i.Pending() {
+			hits++
+		}
+	}
+	if hits != 0 {
+		b.Fatal("pending")
+	}
+}
+
+// Loop dispatch cost per event: posts spread over 1 and 1,000 queues on
+// one Loop, against one queue with a goroutine of its own.
+func BenchmarkLoopDispatch(b *testing.B) {
+	for _, handles := range []int{1, 1000} {
+		b.Run(map[int]string{1: "handles=1", 1000: "handles=1000"}[handles], func(b *testing.B) {
+			l, err := NewLoop(LoopConfig{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			var got atomic.Int64
+			qs := make([]*Queue[int64], handles)
+			for k := range qs {
+				if qs[k], err = NewQueue(func(int64) { got.Add(1) }, Config{Loop: l, Capacity: 256}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			done := make(chan error)
+			go func() { done <- l.Run(context.Background()) }()
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				for qs[i%handles].Post(1) != nil {
+				}
+				i++
+			}
+			for got.Load() != int64(i) {
+			}
+			for _, q := range qs {
+				q.Close()
+			}
+			<-done
+			l.Close()
+		})
+	}
+	b.Run("own-goroutine", func(b *testing.B) {
+		var got atomic.Int64
+		q, _ := NewQueue(func(int64) { got.Add(1) }, Config{Capacity: 256})
+		b.ReportAllocs()
+		for b.Loop() {
+			for q.Post(1) != nil {
+			}
+		}
+		q.Close()
+	})
+}
+
+// Round trip of a Go call through a Func, against a channel request/reply
+// to a goroutine.
+func BenchmarkCallGo(b *testing.B) {
+	b.Run("foreign", func(b *testing.B) {
+		f, err := NewFunc(func(x int64) int64 { return x + 1 }, Config{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		ctx := context.Background()
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := f.Call(ctx, 1); err != nil {
+				b.Fatal(err)
+			}
+		}
+		f.Close()
+	})
+	b.Run("chan", func(b *testing.B) {
+		req, rep := make(chan int64), make(chan int64)
+		go func() {
+			for x := range req {
+				rep <- x + 1
+			}
+		}()
+		b.ReportAllocs()
+		for b.Loop() {
+			req <- 1
+			<-rep
+		}
+		close(req)
+	})
+}
