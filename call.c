@@ -53,6 +53,11 @@ static fq_slot *slot_at(uint32_t idx) {
 // generations, so that completion fails its CAS and is dropped.
 static void slot_release(void *p) {
 	fq_slot *s = p;
+	// The thread is exiting, but a destructor of a later key may still call
+	// foreign_call: it must take a fresh slot, not this one, which another
+	// thread may own by then.
+	my_slot = NULL;
+	my_slot_idx = 0;
 	pthread_mutex_lock(&slot_mu);
 	s->next = slot_free;
 	slot_free = s;

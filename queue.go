@@ -300,8 +300,8 @@ func (q *Queue[T]) take(buf []T) int {
 // delivery continues.
 func (q *Queue[T]) deliver(vs []T) {
 	for len(vs) > 0 {
-		n := q.handleSafely(vs)
-		vs = vs[n:]
+		// Always advance: a message is never handed to the handler twice.
+		vs = vs[max(q.handleSafely(vs), 1):]
 	}
 }
 
@@ -310,12 +310,13 @@ func (q *Queue[T]) deliver(vs []T) {
 // The count lives in the queue (q.progress), not in a local: a local's
 // address passed to the handle func would escape and cost an allocation
 // per batch.
-func (q *Queue[T]) handleSafely(vs []T) int {
+func (q *Queue[T]) handleSafely(vs []T) (n int) {
 	ok := false
 	defer func() {
 		if ok {
 			return
 		}
+		n = q.progress // includes the message whose handler panicked
 		p := recover()
 		q.panics.Add(1)
 		buf := make([]byte, 16<<10)

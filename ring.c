@@ -469,8 +469,12 @@ int fq_c_recv(fq_ctl *c, void *msg) {
 		return 0;
 	}
 	memcpy(msg, cell + 1, atomic_load_explicit(&c->msg_size, memory_order_relaxed));
-	// Passes the cell back to producers.
-	atomic_store_explicit(&c->head, (h + 1) & FQ_POS_MASK, memory_order_release);
+	// Passes the cell back to producers. seq_cst, not release: the caller's
+	// next step is to load waiters, and the two are the consumer's side of
+	// the waiting Dekker pair (ring.h); a release store could still sit in
+	// the store buffer when waiters is read, and a waiter would sleep on an
+	// empty ring.
+	atomic_store_explicit(&c->head, (h + 1) & FQ_POS_MASK, memory_order_seq_cst);
 	return 1;
 }
 

@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
-# csan.sh: builds testdata/csan/stress.c together with the library C (ring.c, wait.c, call.c, handle.c; no Go)
-# under ThreadSanitizer and under AddressSanitizer+UBSan, runs each build,
-# and fails on any sanitizer report. The canary runs first and must be
-# caught by each sanitizer: a clean stress run then means the sanitizer
+# csan.sh: builds the C-only tests in testdata/csan together with the
+# library C (no Go) under ThreadSanitizer and under AddressSanitizer+UBSan,
+# runs each build, and fails on any sanitizer report. The canary runs first
+# and must be caught by each sanitizer: a clean run then means the sanitizer
 # looked, not that it was silently off.
+#
+#   stress.c  the lock-free post path and the queue lifecycle; its size is
+#             set by the arguments.
+#   calls.c   the blocking paths, foreign_post_wait and foreign_call, on
+#             futexes and on the condition-variable fallback; fixed sizes
+#             (a few seconds under each sanitizer), whatever the arguments.
 #
 # Usage: .ci/csan.sh [messages-per-producer [close-rounds [seed]]]
 # Needs gcc with its sanitizer runtimes (Debian: libtsan2, libasan8,
@@ -12,7 +18,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 args=("${1:-200000}" "${2:-1000}")
-if [ $# -ge 3 ]; then args+=("$3"); fi
+calls_args=(1) # calls.c's scale
+if [ $# -ge 3 ]; then
+	args+=("$3")
+	calls_args+=("$3")
+fi
+
+# The library's C is every .c file at the root of the package, as cgo
+# builds them (ring.c, wait.c, call.c, handle.c, ...).
+lib=(*.c)
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -64,25 +78,30 @@ canary() { # name, binary, mode, expected report
 	echo "csan: $1 catches the canary ($4)"
 }
 
-stress() { # name, binary
-	local start=$SECONDS
-	execute "$work/stress-$1.log" "$2" "${args[@]}"
+test_run() { # test, sanitizer name, binary, args...
+	local start=$SECONDS test=$1 name=$2
+	shift 2
+	execute "$work/$test-$name.log" "$@"
 	cat "$log"
 	if [ "$rc" -ne 0 ] || grep -Eq "$reports" "$log"; then
-		echo "csan: FAIL: $1 stress run (exit status $rc)" >&2
+		echo "csan: FAIL: $name $test run (exit status $rc)" >&2
 		exit 1
 	fi
-	echo "csan: $1 clean ($((SECONDS - start))s)"
+	echo "csan: $name $test clean ($((SECONDS - start))s)"
 }
 
 build "$work/canary-tsan" "${tsan[@]}" testdata/csan/canary.c
 build "$work/canary-asan" "${asan[@]}" testdata/csan/canary.c
-build "$work/stress-tsan" "${tsan[@]}" testdata/csan/stress.c ring.c wait.c call.c handle.c
-build "$work/stress-asan" "${asan[@]}" testdata/csan/stress.c ring.c wait.c call.c handle.c
+for t in stress calls; do
+	build "$work/$t-tsan" "${tsan[@]}" "testdata/csan/$t.c" "${lib[@]}"
+	build "$work/$t-asan" "${asan[@]}" "testdata/csan/$t.c" "${lib[@]}"
+done
 
 canary tsan "$work/canary-tsan" race 'WARNING: ThreadSanitizer: data race'
 canary asan "$work/canary-asan" heap 'ERROR: AddressSanitizer: heap-use-after-free'
 canary ubsan "$work/canary-asan" ub 'runtime error: signed integer overflow'
 
-stress tsan "$work/stress-tsan"
-stress asan+ubsan "$work/stress-asan"
+test_run stress tsan "$work/stress-tsan" "${args[@]}"
+test_run stress asan+ubsan "$work/stress-asan" "${args[@]}"
+test_run calls tsan "$work/calls-tsan" "${calls_args[@]}"
+test_run calls asan+ubsan "$work/calls-asan" "${calls_args[@]}"

@@ -1,0 +1,73 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/foreigncall/foreign/examples/internal/kit"
+)
+
+// experiment is one end-to-end run: publish n numbered, checksummed
+// messages through the broker to a subscriber bound with mode, and check
+// that each arrives once, in order, intact. The test and main both run it.
+type experiment struct {
+	addr       string
+	mode       Mode
+	n          int
+	maxPayload int // payload lengths spread over [kit.HeaderLen, maxPayload]
+	qos        int
+	gc         bool // run under kit.Garbage
+	timeout    time.Duration
+}
+
+type outcome struct {
+	row    kit.Row
+	report kit.Report
+	stats  Stats
+}
+
+var topics atomic.Uint64
+
+func (e experiment) run() (outcome, error) {
+	var out outcome
+	stream := kit.NewStream(e.n)
+	// A topic of its own per run: a late message of another run cannot
+	// arrive here.
+	topic := fmt.Sprintf("foreign/examples/%d/%d", os.Getpid(), topics.Add(1))
+	sub, err := Subscribe(Config{
+		Addr: e.addr, Topic: topic, QoS: e.qos, Mode: e.mode,
+		Capacity: 4096, Wait: 5 * time.Second, Timings: e.n,
+	}, func(m Message) { stream.Deliver(m.Payload()) })
+	if err != nil {
+		return out, err
+	}
+	defer sub.Close()
+	pub, err := NewPublisher(e.addr)
+	if err != nil {
+		return out, err
+	}
+	defer pub.Close()
+
+	elapsed, gcs, runErr := stream.Run(kit.Send{
+		MaxPayload: e.maxPayload, GC: e.gc, Timeout: e.timeout,
+		Publish: func(p []byte) error { return pub.Send(topic, p, e.qos) },
+		Receiver: func() (uint64, uint64) {
+			st := sub.Stats()
+			return st.Callbacks, st.Lost
+		},
+	})
+	sub.Close() // stops the network thread and delivers what is queued
+	out.stats = sub.Stats()
+	out.report = stream.Check.Report()
+	out.row = kit.Row{
+		Binding: e.mode.String(), GC: e.gc, Messages: e.n, Waited: out.stats.Waited, Lost: out.stats.Lost,
+		Elapsed: elapsed, GCCycles: gcs, Callback: kit.Summarize(sub.Timings()),
+		Slept: out.stats.Slept, Preempted: out.stats.Preempted,
+	}
+	if runErr != nil {
+		return out, runErr
+	}
+	return out, out.report.Check(out.stats.Lost, true)
+}

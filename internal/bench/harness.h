@@ -1,0 +1,129 @@
+/*
+ * harness.h: the C half of the benchmark harness (package bench).
+ *
+ * Two kinds of C thread:
+ *
+ * A prober is one pthread that makes calls at a steady paced rate and times
+ * each one, the way a real-time or network thread would see them. Pacing
+ * busy-waits on the clock (a sleep would add the scheduler's wake-up latency
+ * to the schedule and let the CPU drop into idle states between calls). The
+ * thread lives as long as the prober, so a thread that calls into Go binds
+ * its Go runtime M once, not once per burst.
+ *
+ * A throughput run is N producer pthreads that each send M messages as fast
+ * as they can, plus, for the C-only floor, a C consumer pthread on the same
+ * ring the Go consumer uses.
+ *
+ * Times are taken with the TSC on x86 (cheap enough that the timing floor is
+ * a few nanoseconds), calibrated against CLOCK_MONOTONIC once per process,
+ * and with CLOCK_MONOTONIC elsewhere.
+ */
+#ifndef FOREIGN_BENCH_HARNESS_H
+#define FOREIGN_BENCH_HARNESS_H
+
+#include <stdint.h>
+
+/* The message every strategy carries (msg in cgo.go mirrors it). */
+typedef struct {
+	uint64_t seq;      /* per producer: 0, 1, 2, ... with no gaps */
+	uint32_t producer; /* 0 .. producers-1 */
+	uint32_t spare;
+} bh_msg;
+
+/* What the timed call or the producer's send does. */
+enum {
+	BH_NOOP = 1,    /* call an empty C function through a pointer */
+	BH_FOREIGN,     /* foreign_post(token, &msg, sizeof msg) */
+	BH_EXPORT,      /* call the exported Go function bhGoCall */
+	BH_EXPORT_CHAN, /* call bhGoSend, which sends on a Go channel */
+	BH_CRING,       /* foreign_post into a ring drained by a C thread */
+};
+
+/* A return code of the harness's own, distinct from every FOREIGN_E*:
+ * the Go function gave the wrong answer. */
+#define BH_EBADREPLY (-100)
+
+/* CLOCK_MONOTONIC in nanoseconds; the clock Go's monotonic time also reads. */
+uint64_t bh_now_ns(void);
+/* Nanoseconds per tick of the clock the samples are taken with. */
+double bh_ns_per_tick(void);
+
+/* ---- Paced latency probe ---- */
+
+typedef struct bh_prober bh_prober;
+
+/* What one burst did. Counts cover the warm-up calls too. */
+typedef struct {
+	uint64_t accepted; /* calls that returned 0 (for posts: accepted) */
+	uint64_t rejected; /* posts refused with FOREIGN_EFULL (not retried) */
+	uint64_t failed;   /* any other return code */
+	int64_t last_code; /* the last such code */
+	uint64_t late;     /* timed calls that started late because the one
+	                    * before overran its slot */
+} bh_burst;
+
+/* bh_prober_new starts a prober thread. target is the token (BH_FOREIGN) or
+ * the Go sink index (BH_EXPORT_CHAN); cap is the most timed events one burst
+ * may have. Returns NULL with *err set to a negative errno on failure. */
+bh_prober *bh_prober_new(int kind, uintptr_t target, uint64_t cap, int *err);
+
+/* bh_prober_run makes warmup untimed calls and then events timed calls,
+ * one every period_ns, and waits for the prober thread to finish them.
+ * Sequence numbers continue from the previous burst and advance only on
+ * accepted calls, so a consumer sees 0, 1, 2, ... with no gaps. It returns
+ * the burst's counts, valid until the next run, or NULL if events is more
+ * than the prober's cap. (A result in C memory: a Go variable passed to C
+ * would escape to the heap, and the harness counts Go allocations.) */
+const bh_burst *bh_prober_run(bh_prober *p, uint64_t warmup, uint64_t events, double period_ns);
+
+/* The last burst's samples, in ticks (see bh_ns_per_tick); valid until the
+ * next bh_prober_run or bh_prober_free. */
+const uint64_t *bh_prober_samples(const bh_prober *p);
+
+/* bh_prober_free stops and joins the thread and frees the prober. */
+void bh_prober_free(bh_prober *p);
+
+/* ---- Throughput ---- */
+
+typedef struct bh_tput bh_tput;
+
+typedef struct {
+	uint64_t start_ns;     /* the earliest producer's first send */
+	uint64_t end_ns;       /* BH_CRING: the consumer's last receive */
+	uint64_t retries;      /* posts refused as full, then retried */
+	uint64_t sent;         /* messages the producers got accepted */
+	uint64_t received;     /* BH_CRING: messages the consumer received */
+	uint64_t out_of_order; /* BH_CRING: sequence gaps or repeats */
+	uint64_t wakeups;      /* BH_CRING: wake-ups the producers wrote */
+	int64_t bad_code;      /* a producer's unexpected return code, or 0 */
+} bh_tput_result;
+
+/* bh_tput_new starts producers pthreads, each waiting to send messages
+ * messages to target (a token for BH_FOREIGN, a Go sink index for
+ * BH_EXPORT_CHAN). For BH_CRING it opens a ring of capacity cells and starts
+ * the C consumer; target is unused. Returns NULL with *err set on failure. */
+bh_tput *bh_tput_new(int kind, uintptr_t target, int producers, uint64_t messages,
+                     uint64_t capacity, int *err);
+/* bh_tput_start lets the producers go. */
+void bh_tput_start(bh_tput *t);
+/* bh_tput_wait waits up to timeout_ns for the C consumer (BH_CRING) to
+ * receive everything, or for a producer to fail. Returns 1 if the consumer
+ * is done, 0 otherwise. Other kinds return 0 at once. */
+int bh_tput_wait(bh_tput *t, int64_t timeout_ns);
+/* bh_tput_failed reports whether a producer stopped on an unexpected code. */
+int bh_tput_failed(bh_tput *t);
+/* bh_tput_abort makes producers that are retrying give up, and closes the
+ * C ring so that its consumer drains and stops. */
+void bh_tput_abort(bh_tput *t);
+/* bh_tput_finish joins every thread, releases the ring, fills *out and frees
+ * t. For the Go consumers, call it after they have what they will get. */
+void bh_tput_finish(bh_tput *t, bh_tput_result *out);
+
+/* ---- Go functions the threads call (export.go) ---- */
+
+/* bhGoCall returns seq+1: a call into Go with a checkable reply. */
+extern uint64_t bhGoCall(uint64_t seq);
+/* bhGoSend sends {seq, producer} on the channel of Go sink number sink. */
+extern void bhGoSend(uintptr_t sink, uint64_t seq, uint32_t producer);
+
+#endif /* FOREIGN_BENCH_HARNESS_H */
