@@ -5,6 +5,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"github.com/foreigncall/foreign/internal/cthreads"
 )
 
 // Go-side posting against the obvious Go baseline, a buffered channel read
@@ -134,5 +136,32 @@ func BenchmarkCallGo(b *testing.B) {
 			<-rep
 		}
 		close(req)
+	})
+}
+
+// The cost of a trigger, a signal and a post from a C thread, next to a
+// direct //export call from the same kind of thread: per call, back to
+// back, with the consumer running. b.N calls run on one new pthread.
+func BenchmarkFromCThread(b *testing.B) {
+	run := func(b *testing.B, tok Token, kind int) {
+		b.ReportAllocs()
+		ns := cthreads.CostNs(uintptr(tok), kind, uint64(b.N))
+		b.ReportMetric(ns, "ns/call")
+	}
+	b.Run("export", func(b *testing.B) { run(b, 0, cthreads.CostExport) })
+	b.Run("signal", func(b *testing.B) {
+		i, _ := NewInterrupt(func(int) {}, Config{})
+		run(b, i.Token(), cthreads.CostSignal)
+		i.Close()
+	})
+	b.Run("trigger", func(b *testing.B) {
+		n, _ := NewNotifier(func() {}, Config{Repeat: true})
+		run(b, n.Token(), cthreads.CostTrigger)
+		n.Close()
+	})
+	b.Run("post", func(b *testing.B) {
+		q, _ := NewQueue(func(cthreads.Msg) {}, Config{Capacity: 4096})
+		run(b, q.Token(), cthreads.CostPost)
+		q.Close()
 	})
 }

@@ -33,6 +33,8 @@ type Func[A, R any] struct {
 
 	late   atomic.Uint64
 	panics atomic.Uint64
+
+	calls sync.Pool // *goCall[R]: a Go call allocates nothing in the steady state
 }
 
 // callMsg is a call as it sits in the ring: a header naming the caller,
@@ -179,7 +181,10 @@ func (f *Func[A, R]) Call(ctx context.Context, a A) (R, error) {
 	if tid := c.consumerTid.Load(); tid != 0 && tid == int64(syscall.Gettid()) {
 		return zero, ErrDeadlock
 	}
-	gc := &goCall[R]{ch: make(chan callResult[R], 1)}
+	gc, _ := f.calls.Get().(*goCall[R])
+	if gc == nil {
+		gc = &goCall[R]{ch: make(chan callResult[R], 1)}
+	}
 	f.mu.Lock()
 	f.nextID++
 	id := f.nextID
@@ -195,21 +200,24 @@ func (f *Func[A, R]) Call(ctx context.Context, a A) (R, error) {
 	pos, err := f.q.r.postWait(ctx)
 	if err != nil {
 		forget()
+		f.calls.Put(gc)
 		return zero, err
 	}
 	f.q.put(pos, callMsg[A]{hdr: goCallBit | id, arg: a})
+	var res callResult[R]
 	select {
-	case res := <-gc.ch:
-		return res.r, res.err
+	case res = <-gc.ch:
 	case <-ctx.Done():
-		if !forget() {
-			// The function already ran and its result is on the way.
-			res := <-gc.ch
-			return res.r, res.err
+		if forget() {
+			// Gone from pending: the consumer will never send on gc.ch.
+			f.calls.Put(gc)
+			c.timedOut.Add(1)
+			return zero, ctx.Err()
 		}
-		c.timedOut.Add(1)
-		return zero, ctx.Err()
+		res = <-gc.ch // the function already ran; its result is on the way
 	}
+	f.calls.Put(gc) // gc.ch is empty again
+	return res.r, res.err
 }
 
 // Close stops accepting calls (later calls fail with ErrClosed, C:

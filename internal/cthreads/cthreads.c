@@ -561,3 +561,41 @@ void ct_refs_race(uintptr_t token, int n, uint32_t first_id, uint64_t count, uin
 int ct_acquire(uintptr_t token) { return foreign_acquire(token); }
 int ct_release(uintptr_t token) { return foreign_release(token); }
 int ct_signal(uintptr_t token, int value) { return foreign_signal(token, value); }
+
+extern void ctExportNoop(int v);
+
+typedef struct {
+	uintptr_t token;
+	int kind;
+	uint64_t count;
+	double ns;
+} cost_arg;
+
+static void *cost_main(void *arg) {
+	cost_arg *a = arg;
+	ct_msg m = {0};
+	int64_t t0 = now_ns();
+	for (uint64_t i = 0; i < a->count; i++) {
+		switch (a->kind) {
+		case 0: foreign_signal(a->token, (int)i); break;
+		case 1: foreign_post(a->token, NULL, 0); break;
+		case 2: ctExportNoop(1); break;
+		case 3:
+			m.seq = i;
+			while (foreign_post(a->token, &m, sizeof m) == FOREIGN_EFULL) {
+			}
+			break;
+		}
+	}
+	a->ns = (double)(now_ns() - t0) / (double)a->count;
+	return NULL;
+}
+
+double ct_cost(uintptr_t token, int kind, uint64_t count) {
+	cost_arg a = {.token = token, .kind = kind, .count = count};
+	pthread_t th;
+	if (pthread_create(&th, NULL, cost_main, &a) != 0)
+		return -1;
+	pthread_join(th, NULL);
+	return a.ns;
+}
