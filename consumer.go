@@ -1,6 +1,9 @@
 package foreign
 
-import "context"
+import (
+	"context"
+	"sync/atomic"
+)
 
 // handle is what a consumer serves: a Queue, a Func's queue, a Notifier or
 // an Interrupt. The consumer is either a goroutine of the handle's own
@@ -45,4 +48,21 @@ func consume(h handle) {
 		_ = r.park(context.Background(), h.work)
 	}
 	h.finish()
+}
+
+// startConsumer serves h on its Loop, or on a goroutine of its own whose id
+// it records in consumer (Close uses it to tell a call from the handler).
+func startConsumer(h handle, consumer *atomic.Uint64) {
+	r := h.core()
+	if r.loop != nil {
+		r.loop.attach(r.id, h)
+		return
+	}
+	ready := make(chan struct{})
+	go func() {
+		consumer.Store(goid())
+		close(ready)
+		consume(h)
+	}()
+	<-ready
 }

@@ -75,15 +75,27 @@ int fq_drain_sig_fd(fq_ctl *c) {
 #define REFS_SHIFT 45
 #define REFS_COUNT ((UINT64_C(1) << REFS_SHIFT) - 1)
 
-int foreign_acquire(foreign_token t) {
+// refs_target finds the block a reference call names and the generation
+// its token claims, or sets *rc.
+static fq_ctl *refs_target(foreign_token t, uint64_t *tgen, int *rc) {
 	fq_ctl *c = fq_lookup(t);
-	if (c == NULL)
-		return FOREIGN_EINVAL;
+	if (c == NULL) {
+		*rc = FOREIGN_EINVAL;
+		return NULL;
+	}
 	uint64_t tail;
-	int rc = check_gen(t, c, &tail);
-	if (rc != 0)
+	if ((*rc = check_gen(t, c, &tail)) != 0)
+		return NULL;
+	*tgen = tail >> FQ_GEN_SHIFT;
+	return c;
+}
+
+int foreign_acquire(foreign_token t) {
+	uint64_t tgen, tail;
+	int rc;
+	fq_ctl *c = refs_target(t, &tgen, &rc);
+	if (c == NULL)
 		return rc;
-	uint64_t tgen = tail >> FQ_GEN_SHIFT;
 	uint64_t r = atomic_load_explicit(&c->refs, memory_order_acquire);
 	do {
 		if ((r >> REFS_SHIFT) != tgen || (r & REFS_COUNT) == 0 || (r & REFS_COUNT) == REFS_COUNT)
@@ -96,26 +108,12 @@ int foreign_acquire(foreign_token t) {
 	return 0;
 }
 
-// fq_release_close sets the closed bit and wakes the consumer: the part of
-// Close that is async-signal-safe. The consumer does the rest.
-static void release_close(fq_ctl *c) {
-	uint64_t tail = atomic_load_explicit(&c->tail, memory_order_acquire);
-	while (!(tail & FQ_CLOSED) &&
-	       !atomic_compare_exchange_weak_explicit(&c->tail, &tail, tail | FQ_CLOSED, memory_order_seq_cst,
-	                                              memory_order_acquire)) {
-	}
-	fq_notify(c);
-}
-
 int foreign_release(foreign_token t) {
-	fq_ctl *c = fq_lookup(t);
+	uint64_t tgen;
+	int rc;
+	fq_ctl *c = refs_target(t, &tgen, &rc);
 	if (c == NULL)
-		return FOREIGN_EINVAL;
-	uint64_t tail;
-	int rc = check_gen(t, c, &tail);
-	if (rc != 0)
 		return rc;
-	uint64_t tgen = tail >> FQ_GEN_SHIFT;
 	uint64_t r = atomic_load_explicit(&c->refs, memory_order_acquire);
 	do {
 		if ((r >> REFS_SHIFT) != tgen)
@@ -124,7 +122,11 @@ int foreign_release(foreign_token t) {
 			return FOREIGN_EINVAL; // more releases than references
 	} while (!atomic_compare_exchange_weak_explicit(&c->refs, &r, r - 1, memory_order_acq_rel,
 	                                                memory_order_acquire));
-	if ((r & REFS_COUNT) == 1)
-		release_close(c); // the last reference: close, as Close would
+	if ((r & REFS_COUNT) == 1) {
+		// The last reference: close as Close would, but only the part that
+		// is async-signal-safe; the consumer wakes the waiters.
+		fq_set_closed(c);
+		fq_notify(c);
+	}
 	return 0;
 }

@@ -201,17 +201,7 @@ func logPanic(e *PanicError) {
 
 func (q *Queue[T]) start() {
 	q.register()
-	if q.r.loop != nil {
-		q.r.loop.attach(q.r.id, q)
-		return
-	}
-	ready := make(chan struct{})
-	go func() {
-		q.consumer.Store(goid())
-		close(ready)
-		consume(q)
-	}()
-	<-ready
+	startConsumer(q, &q.consumer)
 }
 
 func (q *Queue[T]) core() *ring   { return q.r }

@@ -393,19 +393,24 @@ int fq_open_handle(const fq_open_args *a, uintptr_t *token, fq_ctl **out) {
 	return 0;
 }
 
-uint64_t fq_close(fq_ctl *c) {
+uint64_t fq_set_closed(fq_ctl *c) {
 	uint64_t tail = atomic_load_explicit(&c->tail, memory_order_acquire);
 	// seq_cst: a consumer that parks after this sees closed (see ring.h).
 	while (!(tail & FQ_CLOSED) &&
 	       !atomic_compare_exchange_weak_explicit(&c->tail, &tail, tail | FQ_CLOSED,
 	                                              memory_order_seq_cst, memory_order_acquire)) {
 	}
+	return tail & FQ_POS_MASK;
+}
+
+uint64_t fq_close(fq_ctl *c) {
+	uint64_t final = fq_set_closed(c);
 	// Wake every producer waiting for room: they will see the closed bit.
 	fq_space(c);
 	// And the consumer, if it parked (or its Loop). fq_notify's seq_cst load
 	// after the seq_cst CAS above is the closer's side of the Dekker pair.
 	fq_notify(c);
-	return tail & FQ_POS_MASK;
+	return final;
 }
 
 void fq_free(uintptr_t token) {

@@ -274,7 +274,8 @@ int fq_open_handle(const fq_open_args *a, uintptr_t *token, fq_ctl **ctl);
 void fq_notify(fq_ctl *c);         /* wake or schedule the consumer after new work */
 int fq_trigger(foreign_token t, int kind, int value); /* notifier/interrupt trigger (handle.c) */
 int fq_drain_sig_fd(fq_ctl *c);    /* empties sig_fd */
-uint64_t fq_close(fq_ctl *c);      /* sets closed; returns the final position */
+uint64_t fq_close(fq_ctl *c);      /* sets closed, wakes everyone; returns the final position */
+uint64_t fq_set_closed(fq_ctl *c); /* only sets closed (async-signal-safe) */
 void fq_free(uintptr_t token);     /* after close and drain: frees the ring, recycles the block */
 fq_ctl *fq_lookup(uintptr_t token); /* NULL if the token's block does not exist */
 void *fq_cells(fq_ctl *c);          /* the ring's first cell */

@@ -41,19 +41,7 @@ func openSig(kind int, withFd bool, cfg Config) (*sigHandle, error) {
 }
 
 // start serves h on its Loop or on a goroutine of its own.
-func (s *sigHandle) start(h handle) {
-	if s.r.loop != nil {
-		s.r.loop.attach(s.r.id, h)
-		return
-	}
-	ready := make(chan struct{})
-	go func() {
-		s.consumer.Store(goid())
-		close(ready)
-		consume(h)
-	}()
-	<-ready
-}
+func (s *sigHandle) start(h handle) { startConsumer(h, &s.consumer) }
 
 func (s *sigHandle) pending() bool { return s.r.c.sig.Load()&sigPending != 0 }
 
