@@ -31,6 +31,21 @@
 // numbers. [CRing] is the same ring with a C consumer thread: the C-only
 // floor for throughput.
 //
+// The alternatives without this library (alt.c, alt.go), each with a Go
+// consumer goroutine: [EventFD] writes an eventfd per event and [Pipe] the
+// message to a pipe, both read by a goroutine through Go's poller (the
+// eventfd counts events but cannot carry them); [Async] is a coalescing
+// wake-up in the style of libuv's uv_async_send, whose consumer sees only
+// the latest value (the rest are counted as lost); [CondVar] is a bounded
+// mutex + condition-variable queue that a goroutine drains in batches from
+// a blocking cgo call. [ForeignGo] posts with Queue.Post from goroutines.
+//
+// Calls ([CallStrategies]): [Export] is a direct //export call, [CallForeign]
+// a foreign_call to a foreign.Func, [CallCond] a request/reply handshake
+// under a C mutex and two condvars with a goroutine that waits in a cgo
+// call. [MeasureWake] times post → handler start with the consumer parked;
+// [MeasureFresh] a thread created and joined per event.
+//
 // # Threads
 //
 // Every C thread is a pthread started by harness.c; the Go side blocks in a
@@ -52,7 +67,27 @@ const (
 	ExportChan Strategy = "export+chan" // //export'ed function sending on a channel
 	Foreign    Strategy = "foreign"     // foreign_post into a foreign.Queue
 	CRing      Strategy = "c-ring"      // the same ring with a C consumer thread
+
+	ForeignGo   Strategy = "foreign-go"     // q.Post from Go goroutines (throughput)
+	EventFD     Strategy = "eventfd"        // an eventfd write per event, read by a goroutine
+	Pipe        Strategy = "pipe"           // a pipe write per event, read by a goroutine
+	Async       Strategy = "async"          // uv_async_send-style coalescing wake-up (loses events)
+	CondVar     Strategy = "mutex+cond"     // a mutex + condvar queue drained by a goroutine
+	CallForeign Strategy = "foreign_call"   // foreign_call into a foreign.Func
+	CallCond    Strategy = "cond-handshake" // mutex + condvar request/reply with a goroutine
 )
+
+// AllLatencyStrategies are every strategy a [Prober] can time per post,
+// floor first.
+var AllLatencyStrategies = []Strategy{Noop, Export, ExportChan, Foreign, EventFD, Pipe, Async, CondVar}
+
+// AllThroughputStrategies are every strategy [MeasureThroughput] runs,
+// floor first.
+var AllThroughputStrategies = []Strategy{CRing, Foreign, ForeignGo, ExportChan, EventFD, Pipe, Async, CondVar}
+
+// CallStrategies are the round-trip calls a [Prober] times: the C thread
+// waits for a Go function's result.
+var CallStrategies = []Strategy{Export, CallForeign, CallCond}
 
 // LatencyStrategies are the strategies a [Prober] times, floor first.
 var LatencyStrategies = []Strategy{Noop, Export, ExportChan, Foreign}
@@ -64,7 +99,8 @@ var ThroughputStrategies = []Strategy{CRing, Foreign, ExportChan}
 // ParseStrategy returns the strategy named s.
 func ParseStrategy(s string) (Strategy, error) {
 	switch st := Strategy(s); st {
-	case Noop, Export, ExportChan, Foreign, CRing:
+	case Noop, Export, ExportChan, Foreign, CRing, ForeignGo, EventFD, Pipe, Async, CondVar,
+		CallForeign, CallCond:
 		return st, nil
 	}
 	return "", fmt.Errorf("bench: unknown strategy %q", s)
@@ -83,6 +119,18 @@ func (s Strategy) kind() int {
 		return kindForeign
 	case CRing:
 		return kindCRing
+	case EventFD:
+		return kindEventFD
+	case Pipe:
+		return kindPipe
+	case Async:
+		return kindAsync
+	case CondVar:
+		return kindCondVar
+	case CallForeign:
+		return kindCall
+	case CallCond:
+		return kindCallCV
 	}
 	return 0
 }

@@ -10,6 +10,7 @@ package bench
 #include "foreign.h"
 #include "ring.h"
 #include "harness.h"
+#include <stdlib.h>
 */
 import "C"
 
@@ -22,7 +23,7 @@ import (
 type msg struct {
 	Seq      uint64
 	Producer uint32
-	_        uint32
+	Spare    uint32 // wake-pipe: the high half of the send ticks
 }
 
 // The two layouts must agree: each array length is negative, and so fails
@@ -39,6 +40,14 @@ const (
 	kindExport     = int(C.BH_EXPORT)
 	kindExportChan = int(C.BH_EXPORT_CHAN)
 	kindCRing      = int(C.BH_CRING)
+	kindEventFD    = int(C.BH_EVENTFD)
+	kindPipe       = int(C.BH_PIPE)
+	kindAsync      = int(C.BH_ASYNC)
+	kindCondVar    = int(C.BH_CONDVAR)
+	kindCall       = int(C.BH_CALL)
+	kindCallCV     = int(C.BH_CALL_CV)
+	kindWake       = int(C.BH_WAKE)
+	kindWakePipe   = int(C.BH_WAKE_PIPE)
 
 	codeBadReply = int(C.BH_EBADREPLY)
 
@@ -103,6 +112,7 @@ type tputResult struct {
 	retries, sent, received, badSeqs uint64
 	wakeups                          uint64
 	badCode                          int
+	prodEndNs                        int64
 }
 
 func newCTput(kind int, target uintptr, producers, messages, capacity int) (cTput, error) {
@@ -137,6 +147,8 @@ func (t cTput) finish() tputResult {
 		badSeqs:  uint64(r.out_of_order),
 		wakeups:  uint64(r.wakeups),
 		badCode:  int(r.bad_code),
+
+		prodEndNs: int64(r.prod_end_ns),
 	}
 }
 
@@ -147,3 +159,114 @@ func strerror(code int) string {
 	}
 	return C.GoString(C.foreign_strerror(C.int(code)))
 }
+
+// nowTicks reads the clock the samples are taken with.
+func nowTicks() uint64 { return uint64(C.bh_now_ticks()) }
+
+// newEventfd makes a non-blocking eventfd.
+func newEventfd() (int, error) {
+	fd := int(C.bh_eventfd())
+	if fd < 0 {
+		return -1, syscall.Errno(-fd)
+	}
+	return fd, nil
+}
+
+// cAsync is a bh_async.
+type cAsync struct{ a *C.bh_async }
+
+func newCAsync(fd int) (cAsync, error) {
+	a := C.bh_async_new(C.int(fd))
+	if a == nil {
+		return cAsync{}, syscall.ENOMEM
+	}
+	return cAsync{a}, nil
+}
+
+func (a cAsync) target() uintptr { return uintptr(unsafe.Pointer(a.a)) }
+func (a cAsync) take() uint64    { return uint64(C.bh_async_take(a.a)) }
+func (a cAsync) latest() uint64  { return uint64(C.bh_async_latest(a.a)) }
+func (a cAsync) free()           { C.bh_async_free(a.a) }
+
+// cCondQueue is a bh_cvq with a C buffer for the consumer's batches.
+type cCondQueue struct {
+	q   *C.bh_cvq
+	buf *C.bh_msg
+}
+
+const condBatch = 256
+
+func newCCondQueue(capacity int) (cCondQueue, error) {
+	var err C.int
+	q := C.bh_cvq_new(C.uint64_t(capacity), &err)
+	if q == nil {
+		return cCondQueue{}, syscall.Errno(-err)
+	}
+	buf := (*C.bh_msg)(C.calloc(condBatch, C.sizeof_bh_msg))
+	if buf == nil {
+		C.bh_cvq_free(q)
+		return cCondQueue{}, syscall.ENOMEM
+	}
+	return cCondQueue{q, buf}, nil
+}
+
+func (q cCondQueue) target() uintptr { return uintptr(unsafe.Pointer(q.q)) }
+
+// pop blocks for a batch; nil once closed and empty. The slice is C memory,
+// valid until the next pop.
+func (q cCondQueue) pop() []msg {
+	n := int(C.bh_cvq_pop(q.q, q.buf, condBatch))
+	if n < 0 {
+		return nil
+	}
+	return unsafe.Slice((*msg)(unsafe.Pointer(q.buf)), n)
+}
+
+func (q cCondQueue) close() { C.bh_cvq_close(q.q) }
+func (q cCondQueue) free()  { C.free(unsafe.Pointer(q.buf)); C.bh_cvq_free(q.q) }
+
+// cRPC is a bh_rpc.
+type cRPC struct {
+	r   *C.bh_rpc
+	arg *C.uint64_t // C memory: a Go pointer would escape per call
+}
+
+func newCRPC() (cRPC, error) {
+	var err C.int
+	r := C.bh_rpc_new(&err)
+	if r == nil {
+		return cRPC{}, syscall.Errno(-err)
+	}
+	return cRPC{r, (*C.uint64_t)(C.malloc(8))}, nil
+}
+
+func (r cRPC) target() uintptr { return uintptr(unsafe.Pointer(r.r)) }
+
+// serve answers the previous request with ret (not on the first call) and
+// waits for the next; ok is false once closed.
+func (r cRPC) serve(first bool, ret uint64) (arg uint64, ok bool) {
+	f := C.int(0)
+	if first {
+		f = 1
+	}
+	if C.bh_rpc_serve(r.r, f, C.uint64_t(ret), r.arg) != 0 {
+		return 0, false
+	}
+	return uint64(*r.arg), true
+}
+
+func (r cRPC) close() { C.bh_rpc_close(r.r) }
+func (r cRPC) free()  { C.free(unsafe.Pointer(r.arg)); C.bh_rpc_free(r.r) }
+
+// fresh runs bh_fresh into out (C memory of n samples) and returns its code.
+func fresh(kind int, target uintptr, out []uint64) int {
+	buf := (*C.uint64_t)(C.malloc(C.size_t(8 * max(len(out), 1))))
+	defer C.free(unsafe.Pointer(buf))
+	rc := int(C.bh_fresh(C.int(kind), C.uintptr_t(target), C.uint64_t(len(out)), buf))
+	copy(out, unsafe.Slice((*uint64)(unsafe.Pointer(buf)), len(out)))
+	return rc
+}
+
+// producersDone reports whether every producer has returned from its last
+// send.
+func (t cTput) producersDone() bool { return C.bh_tput_producers_done(t.t) != 0 }

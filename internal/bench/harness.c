@@ -42,6 +42,8 @@ static inline uint64_t bh_ticks(void) { return bh_now_ns(); }
 static inline void bh_relax(void) {}
 #endif
 
+uint64_t bh_now_ticks(void) { return bh_ticks(); }
+
 static double ns_per_tick = 1.0;
 static pthread_once_t calib_once = PTHREAD_ONCE_INIT;
 
@@ -128,6 +130,14 @@ static bh_call call_for(int kind) {
 	case BH_CRING: return call_foreign;
 	case BH_EXPORT: return call_export;
 	case BH_EXPORT_CHAN: return call_export_chan;
+	case BH_EVENTFD: return bh_call_eventfd;
+	case BH_PIPE: return bh_call_pipe;
+	case BH_ASYNC: return bh_call_async;
+	case BH_CONDVAR: return bh_call_condvar;
+	case BH_CALL: return bh_call_foreign_call;
+	case BH_CALL_CV: return bh_call_cv;
+	case BH_WAKE: return bh_call_wake;
+	case BH_WAKE_PIPE: return bh_call_wake_pipe;
 	}
 	return NULL;
 }
@@ -283,7 +293,7 @@ typedef struct {
 	pthread_t thread;
 	bh_tput *t;
 	uint32_t id;
-	uint64_t start_ns, retries, sent;
+	uint64_t start_ns, end_ns, retries, sent;
 	int bad_code;
 } producer;
 
@@ -298,7 +308,8 @@ struct bh_tput {
 	pthread_cond_t cv; // CLOCK_MONOTONIC, for bh_tput_wait's deadline
 	int go, cons_done, failed;
 
-	_Atomic int abort; // read by producers between retries
+	_Atomic int abort;    // read by producers between retries
+	_Atomic int finished; // producers that have returned from their last send
 
 	producer *prod;
 	int started; // producer threads created
@@ -346,6 +357,8 @@ static void *producer_main(void *arg) {
 		}
 	}
 out:
+	pr->end_ns = bh_now_ns();
+	atomic_fetch_add(&t->finished, 1);
 	pr->retries = retries;
 	pr->sent = i;
 	pr->bad_code = bad;
@@ -423,8 +436,9 @@ static void tput_free(bh_tput *t) {
 bh_tput *bh_tput_new(int kind, uintptr_t target, int producers, uint64_t messages,
                      uint64_t capacity, int *err) {
 	bh_call send = call_for(kind);
-	if ((kind != BH_FOREIGN && kind != BH_EXPORT_CHAN && kind != BH_CRING) || send == NULL ||
-	    producers <= 0) {
+	int ok = kind == BH_FOREIGN || kind == BH_EXPORT_CHAN || kind == BH_CRING ||
+	         kind == BH_EVENTFD || kind == BH_PIPE || kind == BH_ASYNC || kind == BH_CONDVAR;
+	if (!ok || send == NULL || producers <= 0) {
 		*err = -EINVAL;
 		return NULL;
 	}
@@ -534,6 +548,8 @@ void bh_tput_finish(bh_tput *t, bh_tput_result *out) {
 		pthread_join(pr->thread, NULL);
 		if (i == 0 || pr->start_ns < out->start_ns)
 			out->start_ns = pr->start_ns;
+		if (pr->end_ns > out->prod_end_ns)
+			out->prod_end_ns = pr->end_ns;
 		out->retries += pr->retries;
 		out->sent += pr->sent;
 		if (pr->bad_code != 0)
@@ -552,3 +568,5 @@ void bh_tput_finish(bh_tput *t, bh_tput_result *out) {
 	}
 	tput_free(t);
 }
+
+int bh_tput_producers_done(bh_tput *t) { return atomic_load(&t->finished) == t->started; }

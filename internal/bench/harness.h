@@ -37,6 +37,14 @@ enum {
 	BH_EXPORT,      /* call the exported Go function bhGoCall */
 	BH_EXPORT_CHAN, /* call bhGoSend, which sends on a Go channel */
 	BH_CRING,       /* foreign_post into a ring drained by a C thread */
+	BH_EVENTFD,     /* write 1 to an eventfd per event (alt.c) */
+	BH_PIPE,        /* write the message to a pipe per event (alt.c) */
+	BH_ASYNC,       /* coalescing wake-up, latest value wins (alt.c) */
+	BH_CONDVAR,     /* push onto a mutex + condvar queue (alt.c) */
+	BH_CALL,        /* foreign_call into a foreign.Func (round trip) */
+	BH_CALL_CV,     /* mutex + condvar handshake with a Go goroutine (alt.c) */
+	BH_WAKE,        /* foreign_post of {seq, send ticks}: wake-up latency */
+	BH_WAKE_PIPE,   /* pipe write of {seq, send ticks}: wake-up latency */
 };
 
 /* A return code of the harness's own, distinct from every FOREIGN_E*:
@@ -96,6 +104,7 @@ typedef struct {
 	uint64_t out_of_order; /* BH_CRING: sequence gaps or repeats */
 	uint64_t wakeups;      /* BH_CRING: wake-ups the producers wrote */
 	int64_t bad_code;      /* a producer's unexpected return code, or 0 */
+	uint64_t prod_end_ns;  /* the last producer's return from its last send */
 } bh_tput_result;
 
 /* bh_tput_new starts producers pthreads, each waiting to send messages
@@ -110,6 +119,8 @@ void bh_tput_start(bh_tput *t);
  * receive everything, or for a producer to fail. Returns 1 if the consumer
  * is done, 0 otherwise. Other kinds return 0 at once. */
 int bh_tput_wait(bh_tput *t, int64_t timeout_ns);
+/* bh_tput_producers_done reports whether every producer has finished. */
+int bh_tput_producers_done(bh_tput *t);
 /* bh_tput_failed reports whether a producer stopped on an unexpected code. */
 int bh_tput_failed(bh_tput *t);
 /* bh_tput_abort makes producers that are retrying give up, and closes the
@@ -118,6 +129,65 @@ void bh_tput_abort(bh_tput *t);
 /* bh_tput_finish joins every thread, releases the ring, fills *out and frees
  * t. For the Go consumers, call it after they have what they will get. */
 void bh_tput_finish(bh_tput *t, bh_tput_result *out);
+
+/* ---- The alternatives' shared state (alt.c) ---- */
+
+/* The clock samples are taken with (see bh_ns_per_tick), for Go. */
+uint64_t bh_now_ticks(void);
+
+/* The call functions of the kinds above; target is the kind's state. */
+int bh_call_eventfd(uintptr_t target, const bh_msg *m);
+int bh_call_pipe(uintptr_t target, const bh_msg *m);
+int bh_call_async(uintptr_t target, const bh_msg *m);
+int bh_call_condvar(uintptr_t target, const bh_msg *m);
+int bh_call_foreign_call(uintptr_t target, const bh_msg *m);
+int bh_call_cv(uintptr_t target, const bh_msg *m);
+int bh_call_wake(uintptr_t target, const bh_msg *m);
+int bh_call_wake_pipe(uintptr_t target, const bh_msg *m);
+
+/* A coalescing wake-up in the style of libuv's uv_async_send: a producer
+ * stores its value (latest wins) and writes the eventfd only when it is the
+ * one to set pending; the consumer clears pending, then reads the value. */
+typedef struct bh_async bh_async;
+/* bh_eventfd makes a non-blocking eventfd (for Go's poller) or returns
+ * a negative errno. */
+int bh_eventfd(void);
+/* bh_async_new wakes through fd, which stays the caller's. */
+bh_async *bh_async_new(int fd);
+uint64_t bh_async_take(bh_async *a);   /* clear pending, return the latest value */
+uint64_t bh_async_latest(bh_async *a); /* the latest value, pending untouched */
+void bh_async_free(bh_async *a);
+
+/* A bounded FIFO of bh_msg under one mutex, producers wait on a condvar
+ * while it is full and the consumer while it is empty: the textbook queue. */
+typedef struct bh_cvq bh_cvq;
+bh_cvq *bh_cvq_new(uint64_t capacity, int *err);
+/* bh_cvq_pop waits until the queue holds a message or is closed, then moves
+ * up to max messages into out. Returns the count, or -1 closed and empty. */
+int bh_cvq_pop(bh_cvq *q, bh_msg *out, int max);
+void bh_cvq_close(bh_cvq *q);
+void bh_cvq_free(bh_cvq *q);
+
+/* A one-slot request/reply handshake under a mutex and two condvars: the
+ * caller (C) posts an argument and waits for the reply; a Go goroutine
+ * serves by blocking in bh_rpc_serve. */
+typedef struct bh_rpc bh_rpc;
+bh_rpc *bh_rpc_new(int *err);
+/* bh_rpc_serve answers the previous request with ret (unless first is set),
+ * then waits for the next one and stores its argument in *arg. Returns 0,
+ * or -1 once closed. */
+int bh_rpc_serve(bh_rpc *r, int first, uint64_t ret, uint64_t *arg);
+void bh_rpc_close(bh_rpc *r);
+void bh_rpc_free(bh_rpc *r);
+
+/* ---- A fresh thread per event (alt.c) ---- */
+
+/* bh_fresh creates and joins a thread per event, n times; each thread
+ * makes one call of kind (BH_NOOP: nothing but create and join, BH_FOREIGN,
+ * BH_EXPORT) with sequence number i. out[i] gets the ticks from just before
+ * pthread_create to just after pthread_join. Returns 0, a call's failing
+ * code, or a negative errno. */
+int bh_fresh(int kind, uintptr_t target, uint64_t n, uint64_t *out);
 
 /* ---- Go functions the threads call (export.go) ---- */
 

@@ -58,6 +58,7 @@ type LatencyResult struct {
 	Rejected  uint64 // foreign posts refused as full (timed, not retried)
 	Late      uint64 // timed calls that started late because the one before overran its slot
 	Wakeups   uint64 // system calls posts made to wake the parked consumer (foreign)
+	Lost      uint64 // accepted posts the consumer never saw (async coalescing)
 
 	// AllocsPerMsg is Go heap allocations per accepted call; NaN without
 	// LatencyConfig.CountAllocs.
@@ -71,8 +72,9 @@ type Prober struct {
 	c      cProber
 	q      *foreign.Queue[msg]
 	sink   *chanSink
-	chk    *checker // nil for noop and export: the C side checks those
-	period float64  // ns between calls
+	alt    *altConsumer // the other strategies' consumers
+	chk    *checker     // nil for noop and export: the C side checks those
+	period float64      // ns between calls
 
 	samples  []uint64 // ticks
 	accepted uint64   // what the consumer must have received
@@ -89,7 +91,7 @@ func NewProber(cfg LatencyConfig) (*Prober, error) {
 	if cfg.Strategy == "" {
 		cfg.Strategy = Noop
 	}
-	if !slices.Contains(LatencyStrategies, cfg.Strategy) {
+	if !slices.Contains(AllLatencyStrategies, cfg.Strategy) && !slices.Contains(CallStrategies, cfg.Strategy) {
 		return nil, fmt.Errorf("bench: %q is not a latency strategy", cfg.Strategy)
 	}
 	if cfg.Rate < 0 || cfg.Burst < 0 || cfg.Capacity < 0 || cfg.Timeout < 0 {
@@ -133,6 +135,14 @@ func NewProber(cfg LatencyConfig) (*Prober, error) {
 			return nil, err
 		}
 		target = uintptr(p.sink.slot)
+	case Export, Noop:
+	default:
+		// The C thread's seq continues across bursts from 0, one producer.
+		if p.alt, err = startAlt(cfg.Strategy, 1, 0, cfg.Capacity); err != nil {
+			return nil, err
+		}
+		p.chk = p.alt.chk
+		target = p.alt.target
 	}
 	if p.c, err = newCProber(cfg.Strategy.kind(), target, cfg.Burst); err != nil {
 		_ = p.closeConsumer()
@@ -211,28 +221,52 @@ func (p *Prober) Result() LatencyResult {
 	if p.q != nil {
 		r.Wakeups = p.q.Stats().Wakeups
 	}
+	if p.alt != nil && p.alt.seen != nil {
+		r.Lost = p.accepted - p.alt.seen.Load()
+	}
 	if p.cfg.CountAllocs && p.counted > 0 {
 		r.AllocsPerMsg = float64(p.mallocs) / float64(p.counted)
 	}
-	if len(p.samples) == 0 {
-		return r
-	}
+	summarize(&r, p.samples, nsPerTick(), 0)
+	return r
+}
+
+// Samples returns every sample so far in nanoseconds, sorted.
+func (p *Prober) Samples() []float64 {
 	slices.Sort(p.samples)
-	scale := nsPerTick()
+	return toNs(p.samples, nsPerTick(), 0)
+}
+
+func toNs(ticks []uint64, scale, minus float64) []float64 {
+	ns := make([]float64, len(ticks))
+	for i, t := range ticks {
+		ns[i] = max(float64(t)*scale-minus, 0)
+	}
+	return ns
+}
+
+// summarize fills r's percentiles from samples in ticks (sorting them),
+// converted to ns with scale, less minus ns each (at least 0).
+func summarize(r *LatencyResult, samples []uint64, scale, minus float64) {
+	r.Samples = len(samples)
+	if len(samples) == 0 {
+		return
+	}
+	slices.Sort(samples)
+	ns := func(t uint64) float64 { return max(float64(t)*scale-minus, 0) }
 	at := func(q float64) float64 {
 		// Nearest rank: the smallest sample with at least q of them at or
 		// below it.
-		i := int(math.Ceil(q*float64(len(p.samples)))) - 1
-		return float64(p.samples[min(max(i, 0), len(p.samples)-1)]) * scale
+		i := int(math.Ceil(q*float64(len(samples)))) - 1
+		return ns(samples[min(max(i, 0), len(samples)-1)])
 	}
 	r.P50, r.P90, r.P99, r.P999, r.P9999 = at(0.50), at(0.90), at(0.99), at(0.999), at(0.9999)
-	r.Max = float64(p.samples[len(p.samples)-1]) * scale
+	r.Max = ns(samples[len(samples)-1])
 	var sum float64
-	for _, s := range p.samples {
-		sum += float64(s)
+	for _, s := range samples {
+		sum += ns(s)
 	}
-	r.Mean = sum / float64(len(p.samples)) * scale
-	return r
+	r.Mean = sum / float64(len(samples))
 }
 
 // Close stops the C thread, then the consumer.
@@ -242,6 +276,9 @@ func (p *Prober) Close() error {
 }
 
 func (p *Prober) closeConsumer() error {
+	if p.alt != nil {
+		return p.alt.close()
+	}
 	if p.sink != nil {
 		p.sink.close()
 	}

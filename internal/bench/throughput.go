@@ -40,6 +40,7 @@ type ThroughputResult struct {
 	Retries  uint64        // sends refused as full, then retried after a pause
 	Wakeups  uint64        // system calls producers made to wake the consumer (foreign, c-ring)
 	Mallocs  uint64        // Go heap allocations while the messages flowed
+	Lost     uint64        // sent but never seen by the consumer (async coalescing)
 }
 
 // EventsPerSec is the consumer's receive rate.
@@ -65,6 +66,7 @@ func (r *ThroughputResult) Add(o ThroughputResult) {
 	r.Retries += o.Retries
 	r.Wakeups += o.Wakeups
 	r.Mallocs += o.Mallocs
+	r.Lost += o.Lost
 }
 
 // MeasureThroughput runs one throughput run: it starts the consumer and the
@@ -74,7 +76,7 @@ func MeasureThroughput(cfg ThroughputConfig) (ThroughputResult, error) {
 	if cfg.Strategy == "" {
 		cfg.Strategy = CRing
 	}
-	if !slices.Contains(ThroughputStrategies, cfg.Strategy) {
+	if !slices.Contains(AllThroughputStrategies, cfg.Strategy) {
 		return ThroughputResult{}, fmt.Errorf("bench: %q is not a throughput strategy", cfg.Strategy)
 	}
 	if cfg.Producers < 0 || cfg.Messages < 0 || cfg.Capacity < 0 || cfg.Timeout < 0 {
@@ -108,7 +110,16 @@ func MeasureThroughput(cfg ThroughputConfig) (ThroughputResult, error) {
 	)
 	closeConsumer := func() error { return nil }
 	wakeups := func() uint64 { return 0 }
+	var alt *altConsumer
 	switch cfg.Strategy {
+	case ForeignGo:
+		return measureGoPost(cfg, total)
+	case EventFD, Pipe, Async, CondVar:
+		var err error
+		if alt, err = startAlt(cfg.Strategy, cfg.Producers, total, cfg.Capacity); err != nil {
+			return res, err
+		}
+		chk, target, closeConsumer = alt.chk, alt.target, alt.close
 	case Foreign:
 		chk = newChecker(cfg.Producers, total, false)
 		q, err := newForeignQueue(chk, cfg.Capacity)
@@ -143,9 +154,15 @@ func MeasureThroughput(cfg ThroughputConfig) (ThroughputResult, error) {
 	runtime.ReadMemStats(&ms0)
 	t.start()
 	var done bool
-	if chk == nil {
+	switch {
+	case cfg.Strategy == Async:
+		// Coalescing: the consumer sees an unknown share of the events,
+		// so the run ends when the producers are done and the consumer
+		// has taken the final value.
+		done = alt.waitAsync(t, cfg.Timeout)
+	case chk == nil:
 		done = t.wait(cfg.Timeout.Nanoseconds())
-	} else {
+	default:
 		done = waitGo(t, chk.done, timeout.C, poll.C)
 	}
 	runtime.ReadMemStats(&ms1)
@@ -162,6 +179,10 @@ func MeasureThroughput(cfg ThroughputConfig) (ThroughputResult, error) {
 		// closeConsumer has waited for the consumer goroutine to stop,
 		// so its plain fields are ours now.
 		end, received, bad, wakes = chk.endNs, chk.n, chk.bad.Load(), wakeups()
+	}
+	if cfg.Strategy == Async {
+		end, received, bad = r.prodEndNs, r.sent, 0
+		res.Lost = r.sent - alt.seen.Load()
 	}
 	res.Messages = received
 	res.Wakeups = wakes

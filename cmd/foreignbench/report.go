@@ -1,0 +1,245 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"strings"
+	"text/tabwriter"
+)
+
+func writeJSON(w io.Writer, r *Report) error {
+	e := json.NewEncoder(w)
+	e.SetIndent("", "  ")
+	return e.Encode(r)
+}
+
+// writeBench prints one line per cell and repetition in the Go benchmark
+// format, so that benchstat can compare two runs: throughput as ns/op per
+// event plus events/s, latencies as the mean ns/op plus percentiles.
+func writeBench(w io.Writer, r *Report) error {
+	fmt.Fprintf(w, "goos: %s\ncpu: %s\npkg: github.com/foreigncall/foreign/cmd/foreignbench\n", r.Machine.OS, r.Machine.CPU)
+	for _, c := range r.Cells {
+		name := "Benchmark" + title(c.Scenario) + "/" + benchName(c.Case) + "/strategy=" + benchName(c.Strategy)
+		suffix := fmt.Sprintf("-%d", r.Machine.GOMAXPROCS)
+		for _, eps := range c.EventsPerSec {
+			fmt.Fprintf(w, "%s%s\t1\t%.2f ns/op\t%.0f events/s\n", name, suffix, 1e9/eps, eps)
+		}
+		for _, p := range c.RepPcts {
+			fmt.Fprintf(w, "%s%s\t%d\t%.1f ns/op\t%.0f p50-ns\t%.0f p99-ns\t%.0f p99.9-ns\t%.0f p99.99-ns\t%.0f max-ns\n",
+				name, suffix, max(p.Samples, 1), p.Mean, p.P50, p.P99, p.P999, p.P9999, p.Max)
+		}
+	}
+	return nil
+}
+
+func title(s string) string { return strings.ToUpper(s[:1]) + s[1:] }
+
+// benchName makes s safe inside a benchmark name: no spaces.
+func benchName(s string) string { return strings.ReplaceAll(s, " ", "_") }
+
+// find returns the cell or nil.
+func (r *Report) find(scenario, cs, strategy string) *Cell {
+	for _, c := range r.Cells {
+		if c.Scenario == scenario && c.Case == cs && c.Strategy == strategy {
+			return c
+		}
+	}
+	return nil
+}
+
+// cases lists a scenario's cases in the order they ran.
+func (r *Report) cases(scenario string) []string {
+	var out []string
+	for _, c := range r.Cells {
+		if c.Scenario == scenario && !contains(out, c.Case) {
+			out = append(out, c.Case)
+		}
+	}
+	return out
+}
+
+func (r *Report) cellsOf(scenario, cs string) []*Cell {
+	var out []*Cell
+	for _, c := range r.Cells {
+		if c.Scenario == scenario && c.Case == cs {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// ns formats nanoseconds with a unit that keeps it short.
+func ns(v float64) string {
+	switch {
+	case math.IsNaN(v):
+		return "-"
+	case v >= 1e6:
+		return fmt.Sprintf("%.1f ms", v/1e6)
+	case v >= 1e4:
+		return fmt.Sprintf("%.0f µs", v/1e3)
+	case v >= 1e3:
+		return fmt.Sprintf("%.1f µs", v/1e3)
+	}
+	return fmt.Sprintf("%.0f ns", v)
+}
+
+func ratio(a, b float64) string {
+	if !(a > 0 && b > 0) {
+		return "-"
+	}
+	if a/b >= 10 {
+		return fmt.Sprintf("%.0f×", a/b)
+	}
+	return fmt.Sprintf("%.2f×", a/b)
+}
+
+func spread(c *Cell) string {
+	s := fmt.Sprintf("%.2f", c.Spread)
+	if c.Spread > noisyThreshold {
+		s += " !"
+	}
+	return s
+}
+
+func writeTable(w io.Writer, r *Report) error {
+	m := r.Machine
+	fmt.Fprintf(w, "foreignbench: %s, %d cores, GOMAXPROCS %d, %s, %s\n", m.CPU, m.Cores, m.GOMAXPROCS, m.GoVersion, m.OS)
+	fmt.Fprintf(w, "scale %g, %d repetitions per cell, load average %s before, %s after, %s\n",
+		r.Scale, r.Reps, m.LoadBefore, m.LoadAfter, r.Wall)
+	fmt.Fprintln(w, "spread: slowest/fastest repetition of a cell (! over 1.5)")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	section := func(s string) {
+		tw.Flush()
+		fmt.Fprintf(w, "\n%s\n", s)
+	}
+
+	if cs := r.cases(scThroughput); len(cs) > 0 {
+		section("Throughput: C producer threads → consumer, every event checked (median; higher is better)")
+		fmt.Fprintln(tw, "producers\tstrategy\tM events/s\tns/event\tvs c-ring\tvs export+chan\tlost\tspread\t")
+		for _, k := range cs {
+			floor, ec := r.find(scThroughput, k, "c-ring"), r.find(scThroughput, k, "export+chan")
+			for _, c := range r.cellsOf(scThroughput, k) {
+				vf, ve := "-", "-"
+				if floor != nil {
+					vf = ratio(c.Median, floor.Median)
+				}
+				if ec != nil {
+					ve = ratio(c.Median, ec.Median)
+				}
+				lost := ""
+				if c.Lost > 0 {
+					lost = fmt.Sprintf("%.1f%%", 100*float64(c.Lost)/float64(max(c.msgs, 1)))
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%.2f\t%.1f\t%s\t%s\t%s\t%s\t\n", strings.TrimPrefix(k, "producers="),
+					c.Strategy, c.Median/1e6, 1e9/c.Median, vf, ve, lost, spread(c))
+			}
+		}
+	}
+	latTable := func(sc, head, ref string, refLabel string) {
+		cs := r.cases(sc)
+		if len(cs) == 0 {
+			return
+		}
+		section(head)
+		fmt.Fprintf(tw, "case\tstrategy\tp50\tp90\tp99\tp99.9\tp99.99\tmax\tp50 vs %s\tmax vs %s\tspread\t\n", refLabel, refLabel)
+		for _, k := range cs {
+			base := r.find(sc, k, ref)
+			for _, c := range r.cellsOf(sc, k) {
+				p := c.Latency
+				vp, vm := "-", "-"
+				if base != nil && base.Latency != nil {
+					vp, vm = ratio(p.P50, base.Latency.P50), ratio(p.Max, base.Latency.Max)
+				}
+				extra := ""
+				if c.Lost > 0 {
+					extra = fmt.Sprintf(" (lost %.0f%%)", 100*float64(c.Lost)/float64(max(c.accepted, 1)))
+				}
+				fmt.Fprintf(tw, "%s\t%s%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", k, c.Strategy, extra,
+					ns(p.P50), ns(p.P90), ns(p.P99), ns(p.P999), ns(p.P9999), ns(p.Max), vp, vm, spread(c))
+			}
+		}
+	}
+	latTable(scLatency, "Producer-side latency: one C thread posting at 1 M events/s, each post timed in C (lower is better)", "noop", "noop")
+	if c := r.find(scLatency, "load=none", "foreign"); c != nil {
+		if e := r.find(scLatency, "load=none", "export"); e != nil {
+			tw.Flush()
+			fmt.Fprintf(w, "foreign p50 / export p50 (load=none): %s\n", ratio(c.Latency.P50, e.Latency.P50))
+		}
+	}
+	latTable(scFresh, "A fresh thread per event: pthread_create + one call + pthread_join, timed around both", "noop", "create/join")
+	latTable(scCall, "Call round trip: a C thread calls Go and waits for the result (parked: one call every 200 µs; busy: back to back)", "export", "export")
+	latTable(scWake, "Wake-up latency: post → Go handler starts, consumer parked (one post every 200 µs)", "", "-")
+	tw.Flush()
+
+	if len(r.Targets) > 0 {
+		fmt.Fprintln(w, "\nTargets from the design brief")
+		for _, t := range r.Targets {
+			ok := "MISSED"
+			if t.Met {
+				ok = "met"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", t.Name, t.Goal, t.Measured, ok)
+		}
+		tw.Flush()
+	}
+	if len(r.Warnings) > 0 {
+		fmt.Fprintf(w, "\nWARNING: %d cells varied more than %.1f× between repetitions; the machine was too noisy to trust those figures:\n", len(r.Warnings), noisyThreshold)
+		for _, s := range r.Warnings {
+			fmt.Fprintf(w, "  %s\n", s)
+		}
+	}
+	return nil
+}
+
+// targets checks the brief's performance targets against the cells this
+// run has.
+func targets(r *Report) []Target {
+	var ts []Target
+	add := func(name, goal, measured string, met bool) {
+		ts = append(ts, Target{name, goal, measured, met})
+	}
+	lat := func(cs, s string) *Pcts {
+		if c := r.find(scLatency, cs, s); c != nil {
+			return c.Latency
+		}
+		return nil
+	}
+	if f, e := lat("load=none", "foreign"), lat("load=none", "export"); f != nil && e != nil {
+		add("post p50 vs //export p50 (1 M/s, no load)", "≤ 0.5×", ratio(f.P50, e.P50), f.P50 <= 0.5*e.P50)
+	}
+	for _, l := range []string{"load=gc", "load=busy"} {
+		f, n := lat(l, "foreign"), lat(l, "noop")
+		if f == nil || n == nil {
+			continue
+		}
+		add("post p99.99, "+l, "≤ 1 µs", ns(f.P9999), f.P9999 <= 1000)
+		add("post max vs noop max, "+l, "≤ 2×", ratio(f.Max, n.Max)+" ("+ns(f.Max)+" vs "+ns(n.Max)+")", f.Max <= 2*n.Max)
+	}
+	for _, k := range []string{"producers=1", "producers=2"} {
+		f, c, e := r.find(scThroughput, k, "foreign"), r.find(scThroughput, k, "c-ring"), r.find(scThroughput, k, "export+chan")
+		if f == nil {
+			continue
+		}
+		if c != nil {
+			add("throughput vs c-ring, "+k, "≥ 0.8×", ratio(f.Median, c.Median), f.Median >= 0.8*c.Median)
+		}
+		if e != nil {
+			add("throughput vs export+chan, "+k, "≥ 3×", ratio(f.Median, e.Median), f.Median >= 3*e.Median)
+		}
+		if f.msgs > 0 {
+			add("Go allocations per message (whole process), "+k, "0", fmt.Sprintf("%.4f", f.Allocs), f.Allocs < 0.001)
+		}
+	}
+	if f, n := r.find(scFresh, "thread per event", "foreign"), r.find(scFresh, "thread per event", "noop"); f != nil && n != nil {
+		add("fresh thread + post vs create/join alone (p50)", "≤ 1.1×", ratio(f.Latency.P50, n.Latency.P50), f.Latency.P50 <= 1.1*n.Latency.P50)
+	}
+	if c := r.find(scWake, "parked consumer", "foreign"); c != nil {
+		add("wake latency p50, consumer parked", "≤ 10 µs", ns(c.Latency.P50), c.Latency.P50 <= 10_000)
+	}
+	if c := r.find(scCall, "parked", "foreign_call"); c != nil {
+		add("foreign_call round trip p50, parked", "≤ 10 µs", ns(c.Latency.P50), c.Latency.P50 <= 10_000)
+	}
+	return ts
+}

@@ -1,0 +1,338 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/foreigncall/foreign/internal/bench"
+)
+
+// Report is everything one run measured; it is also the JSON output.
+type Report struct {
+	Machine  Machine  `json:"machine"`
+	Scale    float64  `json:"scale"`
+	Reps     int      `json:"reps"`
+	Wall     string   `json:"wall"`
+	Cells    []*Cell  `json:"cells"`
+	Targets  []Target `json:"targets"`
+	Warnings []string `json:"warnings"`
+}
+
+// Machine describes where the run happened.
+type Machine struct {
+	CPU        string `json:"cpu"`
+	Cores      int    `json:"cores"`
+	GOMAXPROCS int    `json:"gomaxprocs"`
+	GoVersion  string `json:"go_version"`
+	OS         string `json:"os"`
+	LoadBefore string `json:"load_before"`
+	LoadAfter  string `json:"load_after"`
+}
+
+// Cell is one strategy in one case of one scenario, over every repetition.
+type Cell struct {
+	Scenario string `json:"scenario"`
+	Case     string `json:"case"` // "producers=2", "load=gc", "parked", ...
+	Strategy string `json:"strategy"`
+
+	// Throughput: events per second per repetition and their median.
+	EventsPerSec []float64 `json:"events_per_sec,omitempty"`
+	Median       float64   `json:"median_events_per_sec,omitempty"`
+
+	// Latency-like scenarios: percentiles of every repetition's samples
+	// pooled, and each repetition's own.
+	Latency *Pcts  `json:"latency_ns,omitempty"`
+	RepPcts []Pcts `json:"rep_latency_ns,omitempty"`
+
+	Lost     uint64  `json:"lost,omitempty"`     // async: events the consumer never saw
+	Allocs   float64 `json:"allocs_per_msg"`     // throughput: Go heap allocations per message, all of the process's
+	Rejected uint64  `json:"rejected,omitempty"` // posts refused as full
+	Spread   float64 `json:"spread"`             // max/min of the repetitions' headline figure
+
+	samples       []float64 // pooled, sorted, for the plot
+	mallocs, msgs uint64
+	accepted      uint64 // latency: calls accepted, warm-up included (Lost's base)
+}
+
+// Pcts are latency percentiles in nanoseconds.
+type Pcts struct {
+	Samples int     `json:"samples"`
+	P50     float64 `json:"p50"`
+	P90     float64 `json:"p90"`
+	P99     float64 `json:"p99"`
+	P999    float64 `json:"p99.9"`
+	P9999   float64 `json:"p99.99"`
+	Max     float64 `json:"max"`
+	Mean    float64 `json:"mean"`
+}
+
+// Target is one performance target of the design brief and how this run
+// did against it.
+type Target struct {
+	Name     string `json:"name"`
+	Goal     string `json:"goal"`
+	Measured string `json:"measured"`
+	Met      bool   `json:"met"`
+}
+
+// The workload at scale 1, sized so that the whole run takes about a
+// minute on two cores.
+const (
+	tputMessages   = 200_000 // per producer per repetition
+	latencyEvents  = 200_000 // per strategy, load and repetition, at 1 M/s
+	freshEvents    = 3_000
+	callParked     = 2_000 // at one call every 200 µs
+	callBusy       = 40_000
+	wakeEvents     = 2_000 // one post every 200 µs
+	parkGap        = 200 * time.Microsecond
+	noisyThreshold = 1.5
+)
+
+func sized(n int, scale float64) int { return max(int(float64(n)*scale), 20) }
+
+// plan is the list of measurements, so the progress bar knows the total.
+type step struct {
+	label string
+	run   func(rep int) error
+}
+
+func (o options) want(s bench.Strategy) bool { return o.strategies == nil || o.strategies[s] }
+
+// keep filters ss by -strategies, always keeping the baselines the ratios
+// need.
+func (o options) keep(ss []bench.Strategy, baselines ...bench.Strategy) []bench.Strategy {
+	var out []bench.Strategy
+	for _, s := range ss {
+		if o.want(s) || slices.Contains(baselines, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func measure(o options, pb *progress) (*Report, error) {
+	rep := &Report{Machine: machine(), Scale: o.scale, Reps: o.reps}
+	cells := map[string]*Cell{}
+	cell := func(sc, cs string, s bench.Strategy) *Cell {
+		k := sc + "|" + cs + "|" + string(s)
+		c := cells[k]
+		if c == nil {
+			c = &Cell{Scenario: sc, Case: cs, Strategy: string(s)}
+			cells[k] = c
+			rep.Cells = append(rep.Cells, c)
+		}
+		return c
+	}
+	var steps []step
+	addLatency := func(c *Cell, r bench.LatencyResult, ns []float64) {
+		c.RepPcts = append(c.RepPcts, pcts(r))
+		c.samples = append(c.samples, ns...)
+		c.Lost += r.Lost
+		c.Rejected += r.Rejected
+		c.accepted += r.Accepted
+	}
+	for _, sc := range o.scenarios {
+		switch sc {
+		case scThroughput:
+			for _, n := range o.producers {
+				for _, s := range o.keep(bench.AllThroughputStrategies, bench.CRing, bench.ExportChan) {
+					c := cell(sc, fmt.Sprintf("producers=%d", n), s)
+					steps = append(steps, step{fmt.Sprintf("throughput %s×%d", s, n), func(int) error {
+						r, err := bench.MeasureThroughput(bench.ThroughputConfig{
+							Strategy: s, Producers: n, Messages: sized(tputMessages, o.scale),
+						})
+						if err != nil {
+							return err
+						}
+						c.EventsPerSec = append(c.EventsPerSec, r.EventsPerSec())
+						c.Lost += r.Lost
+						c.mallocs += r.Mallocs
+						c.msgs += r.Messages
+						return nil
+					}})
+				}
+			}
+		case scLatency:
+			for _, l := range o.loads {
+				for _, s := range o.keep(bench.AllLatencyStrategies, bench.Noop, bench.Export) {
+					c := cell(sc, "load="+string(l), s)
+					steps = append(steps, step{fmt.Sprintf("latency %s load=%s", s, l), func(int) error {
+						p, err := bench.NewProber(bench.LatencyConfig{Strategy: s})
+						if err != nil {
+							return err
+						}
+						defer p.Close()
+						stop, err := bench.StartLoad(l, 0)
+						if err != nil {
+							return err
+						}
+						err = p.Run(sized(latencyEvents, o.scale))
+						stop()
+						if err != nil {
+							return err
+						}
+						addLatency(c, p.Result(), p.Samples())
+						return nil
+					}})
+				}
+			}
+		case scFresh:
+			for _, s := range o.keep(bench.FreshStrategies, bench.Noop) {
+				c := cell(sc, "thread per event", s)
+				steps = append(steps, step{fmt.Sprintf("fresh thread %s", s), func(int) error {
+					r, ns, err := bench.MeasureFresh(s, sized(freshEvents, o.scale))
+					if err != nil {
+						return err
+					}
+					addLatency(c, r, ns)
+					return nil
+				}})
+			}
+		case scCall:
+			for _, mode := range []string{"parked", "busy"} {
+				for _, s := range o.keep(bench.CallStrategies, bench.Export) {
+					c := cell(sc, mode, s)
+					steps = append(steps, step{fmt.Sprintf("call %s %s", s, mode), func(int) error {
+						cfg := bench.LatencyConfig{Strategy: s, Warmup: 10, Burst: 10_000}
+						n := sized(callParked, o.scale)
+						if mode == "parked" {
+							cfg.Rate = int(time.Second / parkGap)
+						} else {
+							// A period of 1 ns: back to back.
+							cfg.Rate, cfg.Warmup = 1_000_000_000, 1000
+							n = sized(callBusy, o.scale)
+						}
+						p, err := bench.NewProber(cfg)
+						if err != nil {
+							return err
+						}
+						defer p.Close()
+						if err := p.Run(n); err != nil {
+							return err
+						}
+						addLatency(c, p.Result(), p.Samples())
+						return nil
+					}})
+				}
+			}
+		case scWake:
+			for _, s := range o.keep(bench.WakeStrategies) {
+				c := cell(sc, "parked consumer", s)
+				steps = append(steps, step{fmt.Sprintf("wake %s", s), func(int) error {
+					r, ns, err := bench.MeasureWake(bench.WakeConfig{Strategy: s, Events: sized(wakeEvents, o.scale), Gap: parkGap})
+					if err != nil {
+						return err
+					}
+					addLatency(c, r, ns)
+					return nil
+				}})
+			}
+		}
+	}
+	// Repetitions go round the whole plan rather than repeating each
+	// cell in place, so that a burst of noise from elsewhere on the
+	// machine hits one repetition of many cells, where the spread shows
+	// it, rather than every repetition of one.
+	pb.start(len(steps) * o.reps)
+	for r := range o.reps {
+		for _, st := range steps {
+			pb.step(st.label)
+			if err := st.run(r); err != nil {
+				return nil, fmt.Errorf("%s: %w", st.label, err)
+			}
+		}
+	}
+	for _, c := range rep.Cells {
+		c.finish()
+		if c.Spread > noisyThreshold {
+			rep.Warnings = append(rep.Warnings, fmt.Sprintf("%s %s %s: repetitions differ %.1f×", c.Scenario, c.Case, c.Strategy, c.Spread))
+		}
+	}
+	rep.Machine.LoadAfter = loadAvg()
+	rep.Targets = targets(rep)
+	return rep, nil
+}
+
+func pcts(r bench.LatencyResult) Pcts {
+	return Pcts{r.Samples, r.P50, r.P90, r.P99, r.P999, r.P9999, r.Max, r.Mean}
+}
+
+// finish computes the pooled figures and the spread.
+func (c *Cell) finish() {
+	var head []float64
+	if len(c.EventsPerSec) > 0 {
+		head = slices.Clone(c.EventsPerSec)
+		slices.Sort(head)
+		c.Median = head[len(head)/2]
+		if len(head)%2 == 0 {
+			c.Median = (head[len(head)/2-1] + head[len(head)/2]) / 2
+		}
+	}
+	if len(c.samples) > 0 {
+		slices.Sort(c.samples)
+		c.Latency = pooled(c.samples)
+		for _, p := range c.RepPcts {
+			head = append(head, p.P50)
+		}
+	}
+	if c.msgs > 0 {
+		c.Allocs = float64(c.mallocs) / float64(c.msgs)
+	}
+	c.Spread = 1
+	if len(head) > 1 {
+		lo, hi := slices.Min(head), slices.Max(head)
+		if lo > 0 {
+			c.Spread = hi / lo
+		}
+	}
+}
+
+// pooled gives nearest-rank percentiles of sorted samples.
+func pooled(s []float64) *Pcts {
+	at := func(q float64) float64 {
+		i := int(float64(len(s))*q+0.999999) - 1
+		return s[min(max(i, 0), len(s)-1)]
+	}
+	var sum float64
+	for _, x := range s {
+		sum += x
+	}
+	return &Pcts{len(s), at(0.5), at(0.9), at(0.99), at(0.999), at(0.9999), s[len(s)-1], sum / float64(len(s))}
+}
+
+func machine() Machine {
+	m := Machine{
+		CPU:        "unknown",
+		Cores:      runtime.NumCPU(),
+		GOMAXPROCS: runtime.GOMAXPROCS(0),
+		GoVersion:  runtime.Version(),
+		OS:         runtime.GOOS + "/" + runtime.GOARCH,
+		LoadBefore: loadAvg(),
+	}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for line := range strings.SplitSeq(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.CPU = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	return m
+}
+
+// loadAvg is the 1, 5 and 15 minute load averages, or "" where unknown.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return ""
+	}
+	return strings.Join(f[:3], " ")
+}
