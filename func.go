@@ -28,8 +28,9 @@ type Func[A, R any] struct {
 	pending map[uint64]*goCall[R] // Go callers waiting, by id
 	nextID  uint64
 
-	work    chan callMsg[A] // to the workers, when Workers > 1
-	workers sync.WaitGroup
+	work     chan callMsg[A] // to the workers, when Workers > 1
+	workers  sync.WaitGroup
+	stopWork sync.Once
 
 	late   atomic.Uint64
 	panics atomic.Uint64
@@ -232,16 +233,13 @@ func (f *Func[A, R]) Close() error {
 	return err
 }
 
-var closeWorkersMu sync.Mutex
-
+// closeWorkers ends the workers once the queue has handed them its last
+// call (Close has waited for that).
 func (f *Func[A, R]) closeWorkers() {
-	closeWorkersMu.Lock()
-	defer closeWorkersMu.Unlock()
-	if f.work != nil {
+	f.stopWork.Do(func() {
 		close(f.work)
 		f.workers.Wait()
-		f.work = nil
-	}
+	})
 }
 
 // Stats returns the function's counters. Posted counts accepted calls,
