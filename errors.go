@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 )
 
 // Errors returned by the Go API. Each corresponds to one C return code in
@@ -62,6 +63,16 @@ func Code(err error) int {
 		}
 	}
 	return codeInval
+}
+
+// reportPanic builds the report of a recovered panic p and hands it to
+// onPanic. It runs in the deferred function that recovered, so the stack
+// still shows where the handler panicked.
+func reportPanic(name string, onPanic func(*PanicError), p any) *PanicError {
+	buf := make([]byte, 16<<10)
+	pe := &PanicError{Queue: name, Value: p, Stack: buf[:runtime.Stack(buf, false)]}
+	onPanic(pe)
+	return pe
 }
 
 // PanicError is what a handler's panic is reported as.

@@ -158,12 +158,8 @@ func (f *Func[A, R]) serve(m *callMsg[A]) {
 func (f *Func[A, R]) invoke(a A) (r R, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			buf := make([]byte, 16<<10)
-			buf = buf[:runtime.Stack(buf, false)]
-			pe := &PanicError{Queue: f.name, Value: p, Stack: buf}
 			f.panics.Add(1)
-			f.onPanic(pe)
-			err = pe
+			err = reportPanic(f.name, f.onPanic, p)
 		}
 	}()
 	return f.fn(a), nil

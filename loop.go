@@ -152,15 +152,7 @@ func (l *Loop) Close() error { return l.ready.Close() }
 
 // Ref makes the handle keep its Loop's Run going (the default); Unref lets
 // Run return while the handle is still open. Without a Loop they do nothing.
-func (q *Queue[T]) Ref() {
-	if q.r.loop != nil {
-		q.r.loop.setRef(q.r.id, true)
-	}
-}
+func (q *Queue[T]) Ref() { q.r.setRef(true) }
 
 // Unref: see Ref.
-func (q *Queue[T]) Unref() {
-	if q.r.loop != nil {
-		q.r.loop.setRef(q.r.id, false)
-	}
-}
+func (q *Queue[T]) Unref() { q.r.setRef(false) }

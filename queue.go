@@ -84,10 +84,6 @@ type Queue[T any] struct {
 	done      chan struct{} // closed after the last delivery and the free
 	consumer  atomic.Uint64 // goroutine id of the handler goroutine
 	panics    atomic.Uint64
-
-	statsMu sync.RWMutex // held for writing while the C block is freed
-	freed   bool
-	final   Stats
 }
 
 // NewQueue returns a queue whose messages are delivered to handler, one at a
@@ -307,11 +303,8 @@ func (q *Queue[T]) handleSafely(vs []T) (n int) {
 			return
 		}
 		n = q.progress // includes the message whose handler panicked
-		p := recover()
 		q.panics.Add(1)
-		buf := make([]byte, 16<<10)
-		buf = buf[:runtime.Stack(buf, false)]
-		q.onPanic(&PanicError{Queue: q.name, Value: p, Stack: buf})
+		reportPanic(q.name, q.onPanic, recover())
 	}()
 	q.progress = 0
 	q.handle(vs, &q.progress)
@@ -338,7 +331,7 @@ func (q *Queue[T]) Close() error {
 	if q.pull {
 		if q.mu.TryLock() {
 			// Free now if nothing is left for Recv to return.
-			if !q.isFreed() && q.r.drained() {
+			if !q.r.freed.Load() && q.r.drained() {
 				q.teardown()
 			}
 			q.mu.Unlock()
@@ -352,25 +345,13 @@ func (q *Queue[T]) Close() error {
 	return nil
 }
 
-func (q *Queue[T]) isFreed() bool {
-	q.statsMu.RLock()
-	defer q.statsMu.RUnlock()
-	return q.freed
-}
-
-// teardown snapshots the counters, frees the C side and runs the
-// finalizer. Consumer only.
+// teardown frees the C side and runs the finalizer. Consumer only.
 func (q *Queue[T]) teardown() {
 	// Closed by a foreign_release, which cannot wake waiters from a
 	// signal handler: wake them here.
 	cSpace(q.r.c)
 	q.r.roomAppeared()
-	q.statsMu.Lock()
-	q.final = q.readStats()
-	q.freed = true
-	q.r.freed.Store(true)
 	q.r.free()
-	q.statsMu.Unlock()
 	close(q.done)
 	if q.finalize != nil {
 		q.finalize()
@@ -381,46 +362,28 @@ func (q *Queue[T]) teardown() {
 // foreign_acquire). The queue stays open while C code holds references;
 // the last foreign_release closes it as Close would. Use Release instead of
 // Close when C code decides when the queue is done.
-func (q *Queue[T]) Release() error { return FromCode(cRelease(q.r.token)) }
+func (q *Queue[T]) Release() error { return q.r.dropRef() }
 
 // Stats returns the queue's counters.
 func (q *Queue[T]) Stats() Stats {
-	q.statsMu.RLock()
-	defer q.statsMu.RUnlock()
-	if !q.freed {
-		return q.readStats()
-	}
-	// Producers holding the token still count their refused posts in the
-	// control block until it is reused for another queue (a new
-	// generation). Read them while the generation is still ours.
-	st := q.final
-	c := q.r.c
-	if c.tail.Load()>>genShift == q.r.gen {
-		full, closed := c.rejectedFull.Load(), c.rejectedClosed.Load()
-		if c.tail.Load()>>genShift == q.r.gen {
-			st.RejectedFull = max(st.RejectedFull, full)
-			st.RejectedClosed = max(st.RejectedClosed, closed)
-		}
-	}
-	return st
-}
-
-func (q *Queue[T]) readStats() Stats {
 	r, c := q.r, q.r.c
-	delivered := r.deliveredPub.Load()
-	head := c.head.Load()
-	depth := uint64(max(diff(c.tail.Load()&posMask, head), 0))
+	delivered := r.delivered.Load()
+	var depth uint64
+	if !r.freed.Load() { // a freed queue was drained
+		depth = uint64(max(diff(c.tail.Load()&posMask, c.head.Load()), 0))
+	}
+	b := r.counts()
 	return Stats{
 		Capacity:       int(r.mask + 1),
 		Posted:         delivered + depth,
 		Delivered:      delivered,
 		Depth:          depth,
-		HighWater:      c.highWater.Load(),
-		RejectedFull:   c.rejectedFull.Load(),
-		RejectedClosed: c.rejectedClosed.Load(),
-		Wakeups:        c.wakeups.Load(),
+		HighWater:      b.highWater,
+		RejectedFull:   b.rejectedFull,
+		RejectedClosed: b.rejectedClosed,
+		Wakeups:        b.wakeups,
 		Panics:         q.panics.Load(),
-		TimedOut:       c.timedOut.Load(),
+		TimedOut:       b.timedOut,
 	}
 }
 
@@ -447,7 +410,7 @@ func (q *Queue[T]) RecvBatch(ctx context.Context, buf []T) (int, error) {
 	defer q.mu.Unlock()
 	r := q.r
 	for {
-		if q.freed {
+		if r.freed.Load() {
 			return 0, ErrClosed
 		}
 		if n := q.take(buf); n > 0 {

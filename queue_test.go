@@ -417,7 +417,7 @@ func TestOpenCloseChurn(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.Close() // empty pull queue: freed at once
-	if !p.isFreed() {
+	if !p.r.freed.Load() {
 		t.Error("empty pull queue not freed by Close")
 	}
 }

@@ -98,13 +98,13 @@ type ring struct {
 	id       uint64   // its id in the Loop
 
 	// Consumer-owned.
-	head      uint64
-	delivered uint64
-	spin      spinner
+	head uint64
+	spin spinner
 
 	// Written by the consumer, read by Stats.
-	deliveredPub atomic.Uint64
-	freed        atomic.Bool
+	delivered atomic.Uint64
+	freed     atomic.Bool                 // set by free
+	final     atomic.Pointer[blockCounts] // the block's counters when freed
 
 	goWaiters atomic.Int32
 	roomMu    sync.Mutex
@@ -262,8 +262,7 @@ func (r *ring) release(n int) {
 	raceAcquire(unsafe.Pointer(&r.raceSync))
 	r.head = (r.head + uint64(n)) & posMask
 	r.c.head.Store(r.head)
-	r.delivered += uint64(n)
-	r.deliveredPub.Store(r.delivered)
+	r.delivered.Add(uint64(n))
 	if r.c.waiters.Load() != 0 {
 		cSpace(r.c)
 	}
@@ -408,11 +407,55 @@ func (r *ring) discard() {
 	r.free()
 }
 
-// free releases the C resources. The ring must be drained.
+// free releases the C resources. The ring must be drained. The block's
+// counters are kept first: the block may be reused as soon as it is freed.
 func (r *ring) free() {
+	final := r.readBlock()
+	r.final.Store(&final)
+	r.freed.Store(true)
 	cFree(r.token) // sets park DEAD before the fd can go away
 	if r.wake != nil {
 		_ = r.wake.Close()
+	}
+}
+
+// blockCounts are the counters kept in the control block, where C
+// producers update them.
+type blockCounts struct {
+	highWater, rejectedFull, rejectedClosed, wakeups, timedOut uint64
+}
+
+func (r *ring) readBlock() blockCounts {
+	c := r.c
+	return blockCounts{c.highWater.Load(), c.rejectedFull.Load(), c.rejectedClosed.Load(),
+		c.wakeups.Load(), c.timedOut.Load()}
+}
+
+// counts returns the block's counters. After free, producers holding the
+// token still count their refused posts in the block until it is reused
+// for another handle (a new generation); until then the live values, never
+// less than the snapshot, are ours.
+func (r *ring) counts() blockCounts {
+	final := r.final.Load()
+	live := r.readBlock()
+	if final == nil {
+		return live // not freed, so not reused: the block is ours
+	}
+	if r.c.tail.Load()>>genShift != r.gen {
+		return *final
+	}
+	return blockCounts{max(live.highWater, final.highWater), max(live.rejectedFull, final.rejectedFull),
+		max(live.rejectedClosed, final.rejectedClosed), max(live.wakeups, final.wakeups),
+		max(live.timedOut, final.timedOut)}
+}
+
+// dropRef drops the Go side's reference (foreign_release).
+func (r *ring) dropRef() error { return FromCode(cRelease(r.token)) }
+
+// setRef marks the handle as keeping its Loop's Run going, or not.
+func (r *ring) setRef(ref bool) {
+	if r.loop != nil {
+		r.loop.setRef(r.id, ref)
 	}
 }
 

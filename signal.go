@@ -3,7 +3,6 @@ package foreign
 import (
 	"context"
 	"fmt"
-	"runtime"
 	"sync"
 	"sync/atomic"
 )
@@ -19,7 +18,6 @@ type sigHandle struct {
 	closeOnce sync.Once
 	done      chan struct{}
 	consumer  atomic.Uint64
-	closed    atomic.Bool // set at teardown
 	panics    atomic.Uint64
 	runs      atomic.Uint64
 }
@@ -46,7 +44,7 @@ func (s *sigHandle) start(h handle) { startConsumer(h, &s.consumer) }
 func (s *sigHandle) pending() bool { return s.r.c.sig.Load()&sigPending != 0 }
 
 func (s *sigHandle) isClosed() bool {
-	return s.closed.Load() || s.r.c.tail.Load()&closedBit != 0
+	return s.r.freed.Load() || s.r.c.tail.Load()&closedBit != 0
 }
 
 // take clears the pending state and returns its value. The exchange
@@ -61,9 +59,7 @@ func (s *sigHandle) call(f func()) {
 	defer func() {
 		if p := recover(); p != nil {
 			s.panics.Add(1)
-			buf := make([]byte, 16<<10)
-			buf = buf[:runtime.Stack(buf, false)]
-			s.onPanic(&PanicError{Queue: s.name, Value: p, Stack: buf})
+			reportPanic(s.name, s.onPanic, p)
 		}
 	}()
 	s.runs.Add(1)
@@ -80,8 +76,6 @@ func (s *sigHandle) close() error {
 }
 
 func (s *sigHandle) finish() {
-	s.closed.Store(true)
-	s.r.freed.Store(true)
 	s.r.free()
 	close(s.done)
 	if s.finalize != nil {
@@ -160,32 +154,21 @@ func (n *Notifier) Closed() bool { return n.s.isClosed() }
 func (n *Notifier) Close() error { return n.s.close() }
 
 // Release drops the Go side's reference (see Queue.Release).
-func (n *Notifier) Release() error { return FromCode(cRelease(n.s.r.token)) }
+func (n *Notifier) Release() error { return n.s.r.dropRef() }
 
 // Ref and Unref: see Queue.Ref.
-func (n *Notifier) Ref() { n.s.setRef(true) }
+func (n *Notifier) Ref() { n.s.r.setRef(true) }
 
 // Unref: see Queue.Ref.
-func (n *Notifier) Unref() { n.s.setRef(false) }
+func (n *Notifier) Unref() { n.s.r.setRef(false) }
 
 // Stats counts triggers refused as closed (RejectedClosed), runs
 // (Delivered), wake-ups and panics.
 func (n *Notifier) Stats() Stats { return n.s.stats() }
 
-func (s *sigHandle) setRef(ref bool) {
-	if s.r.loop != nil {
-		s.r.loop.setRef(s.r.id, ref)
-	}
-}
-
 func (s *sigHandle) stats() Stats {
-	st := Stats{Delivered: s.runs.Load(), Panics: s.panics.Load()}
-	c := s.r.c
-	if !s.closed.Load() && c.tail.Load()>>genShift == s.r.gen {
-		st.RejectedClosed = c.rejectedClosed.Load()
-		st.Wakeups = c.wakeups.Load()
-	}
-	return st
+	b := s.r.counts()
+	return Stats{Delivered: s.runs.Load(), Panics: s.panics.Load(), RejectedClosed: b.rejectedClosed, Wakeups: b.wakeups}
 }
 
 // Interrupt is an asynchronous signal from C to Go with a value, modelled on
@@ -314,13 +297,13 @@ func (i *Interrupt) Fd() int { return i.fd }
 func (i *Interrupt) Close() error { return i.s.close() }
 
 // Release drops the Go side's reference (see Queue.Release).
-func (i *Interrupt) Release() error { return FromCode(cRelease(i.s.r.token)) }
+func (i *Interrupt) Release() error { return i.s.r.dropRef() }
 
 // Ref and Unref: see Queue.Ref.
-func (i *Interrupt) Ref() { i.s.setRef(true) }
+func (i *Interrupt) Ref() { i.s.r.setRef(true) }
 
 // Unref: see Queue.Ref.
-func (i *Interrupt) Unref() { i.s.setRef(false) }
+func (i *Interrupt) Unref() { i.s.r.setRef(false) }
 
 // Stats: see Notifier.Stats.
 func (i *Interrupt) Stats() Stats { return i.s.stats() }
