@@ -22,6 +22,7 @@ enum { SLOT_IDLE, SLOT_PENDING, SLOT_SLEEPING, SLOT_COMPLETING, SLOT_DONE, SLOT_
 typedef struct fq_slot {
 	_Atomic uint32_t state; // [gen:24][state:8]; the futex word
 	int32_t rc;             // the call's result code, written while COMPLETING
+	uint32_t idx;           // this slot's index in the table, set once
 	struct fq_slot *next;   // free list, under slot_mu
 	unsigned char ret[FQ_MAX_RET];
 } fq_slot;
@@ -39,7 +40,6 @@ static uint32_t slot_fresh;
 static pthread_key_t slot_key;
 static pthread_once_t slot_once = PTHREAD_ONCE_INIT;
 static _Thread_local fq_slot *my_slot;
-static _Thread_local uint32_t my_slot_idx;
 
 static fq_slot *slot_at(uint32_t idx) {
 	if (idx >= SLOT_CHUNKS * SLOT_CHUNK_LEN)
@@ -57,7 +57,6 @@ static void slot_release(void *p) {
 	// foreign_call: it must take a fresh slot, not this one, which another
 	// thread may own by then.
 	my_slot = NULL;
-	my_slot_idx = 0;
 	pthread_mutex_lock(&slot_mu);
 	s->next = slot_free;
 	slot_free = s;
@@ -66,20 +65,9 @@ static void slot_release(void *p) {
 
 static void slot_init(void) { pthread_key_create(&slot_key, slot_release); }
 
-static uint32_t slot_index(fq_slot *s) {
-	for (uint32_t c = 0; c < SLOT_CHUNKS; c++) {
-		fq_slot *chunk = atomic_load_explicit(&slot_chunks[c], memory_order_acquire);
-		if (chunk != NULL && s >= chunk && s < chunk + SLOT_CHUNK_LEN)
-			return c * SLOT_CHUNK_LEN + (uint32_t)(s - chunk);
-	}
-	return UINT32_MAX;
-}
-
-static fq_slot *get_slot(uint32_t *idx) {
-	if (my_slot != NULL) {
-		*idx = my_slot_idx;
+static fq_slot *get_slot(void) {
+	if (my_slot != NULL)
 		return my_slot;
-	}
 	pthread_once(&slot_once, slot_init);
 	pthread_mutex_lock(&slot_mu);
 	fq_slot *s = slot_free;
@@ -97,14 +85,13 @@ static fq_slot *get_slot(uint32_t *idx) {
 		if (chunk != NULL) {
 			slot_fresh++;
 			s = &chunk[i & (SLOT_CHUNK_LEN - 1)];
+			s->idx = i;
 		}
 	}
 	pthread_mutex_unlock(&slot_mu);
 	if (s == NULL)
 		return NULL;
-	*idx = slot_index(s);
 	my_slot = s;
-	my_slot_idx = *idx;
 	pthread_setspecific(slot_key, s);
 	return s;
 }
@@ -127,23 +114,25 @@ int foreign_call(foreign_token t, const void *arg, size_t arglen, void *ret, siz
 	fq_ctl *c = fq_lookup(t);
 	if (c == NULL || (arg == NULL && arglen > 0) || (ret == NULL && retlen > 0))
 		return FOREIGN_EINVAL;
-	// The sizes are checked again, against the generation, by the claim.
+	uint64_t qgen = fq_tail_gen(atomic_load_explicit(&c->tail, memory_order_acquire));
+	if (qgen != fq_token_gen(t))
+		return fq_stale_code(fq_token_gen(t), qgen);
+	// The result size, read in this generation; the claim checks the kind
+	// and the argument size again against the generation it claims in.
 	uint64_t call_ret = atomic_load_explicit(&c->call_ret, memory_order_relaxed);
 	if (call_ret == 0 || retlen != call_ret - 1)
-		return (tail_gen_of(c) == (((uint64_t)t >> FQ_IDX_BITS) & FQ_GEN_MASK)) ? FOREIGN_EINVAL
-		                                                                       : FOREIGN_ECLOSED;
+		return FOREIGN_EINVAL;
 	int64_t tid = atomic_load_explicit(&c->consumer_tid, memory_order_acquire);
 	if (tid != 0 && tid == my_tid())
 		return FOREIGN_EDEADLK;
-	uint32_t idx;
-	fq_slot *s = get_slot(&idx);
+	fq_slot *s = get_slot();
 	if (s == NULL)
 		return FOREIGN_EINVAL;
 
 	int64_t deadline = fq_deadline(timeout_ns);
 	uint32_t gen = ((atomic_load_explicit(&s->state, memory_order_relaxed) >> 8) + 1) & SLOT_GEN_MASK;
 	atomic_store_explicit(&s->state, gen << 8 | SLOT_PENDING, memory_order_release);
-	uint64_t hdr = (uint64_t)idx | (uint64_t)gen << 32;
+	uint64_t hdr = (uint64_t)s->idx | (uint64_t)gen << 32;
 	int rc = fq_post(t, FQ_MODE_CALL, hdr, arg, arglen, deadline);
 	if (rc != 0) {
 		atomic_store_explicit(&s->state, gen << 8 | SLOT_IDLE, memory_order_relaxed);

@@ -11,12 +11,9 @@
 
 // check_gen validates a token against its block's current generation.
 static int check_gen(foreign_token t, fq_ctl *c, uint64_t *tail) {
-	uint64_t tgen = ((uint64_t)t >> FQ_IDX_BITS) & FQ_GEN_MASK;
 	*tail = atomic_load_explicit(&c->tail, memory_order_acquire);
-	uint64_t gen = *tail >> FQ_GEN_SHIFT;
-	if (gen != tgen)
-		return (gen == 0 || tgen > gen) ? FOREIGN_EINVAL : FOREIGN_ECLOSED;
-	return 0;
+	uint64_t gen = fq_tail_gen(*tail);
+	return gen == fq_token_gen(t) ? 0 : fq_stale_code(fq_token_gen(t), gen);
 }
 
 int fq_trigger(foreign_token t, int kind, int value) {
@@ -69,10 +66,10 @@ int fq_drain_sig_fd(fq_ctl *c) {
 	return 0;
 }
 
-// The refs word is [gen:19][count:45], like the tail word: the CAS that
-// changes the count also checks the generation, so a stale token can never
-// change the count of the queue that reuses its block.
-#define REFS_SHIFT 45
+// The refs word is [gen:19][count:45], the generation where the tail word
+// has it: the CAS that changes the count also checks the generation, so a
+// stale token can never change the count of the queue that reuses its block.
+#define REFS_SHIFT FQ_GEN_SHIFT
 #define REFS_COUNT ((UINT64_C(1) << REFS_SHIFT) - 1)
 
 // refs_target finds the block a reference call names and the generation

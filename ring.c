@@ -46,13 +46,6 @@ fq_ctl *fq_lookup(uintptr_t token) {
 
 void *fq_cells(fq_ctl *c) { return (void *)atomic_load_explicit(&c->ring, memory_order_relaxed); }
 
-static inline uint64_t tail_gen(uint64_t tail) { return tail >> FQ_GEN_SHIFT; }
-
-// A generation that was never issued for this block is ahead of the
-// current one: an invalid token rather than a closed one. Generations never
-// wrap (a block is retired at the last one, see fq_free).
-static int gen_ahead(uint64_t tok, uint64_t cur) { return tok > cur; }
-
 int fq_wake(fq_ctl *c) {
 	uint32_t expect = FQ_PARK_PARKED;
 	if (!atomic_compare_exchange_strong_explicit(&c->park, &expect, FQ_PARK_WAKING,
@@ -82,9 +75,9 @@ static int claim(fq_ctl *c, uint64_t tgen, int mode, size_t len, int count_full,
                  uint64_t *pos_out, uint64_t *mask_out) {
 	uint64_t tail = atomic_load_explicit(&c->tail, memory_order_acquire);
 	for (;;) {
-		uint64_t gen = tail_gen(tail);
+		uint64_t gen = fq_tail_gen(tail);
 		if (gen != tgen)
-			return (gen == 0 || gen_ahead(tgen, gen)) ? FOREIGN_EINVAL : FOREIGN_ECLOSED;
+			return fq_stale_code(tgen, gen);
 		if (tail & FQ_CLOSED) {
 			if (count_full) // counts each refused post once, not a waiter's retries
 				atomic_fetch_add_explicit(&c->rejected_closed, 1, memory_order_relaxed);
@@ -105,7 +98,7 @@ static int claim(fq_ctl *c, uint64_t tgen, int mode, size_t len, int count_full,
 		// generation may store into it late, after the block was reused; such
 		// a value is ignored (treated as full, so the real head is read).
 		uint64_t hc = fresh_head ? 0 : atomic_load_explicit(&c->head_cache, memory_order_acquire);
-		int64_t depth = (fresh_head || tail_gen(hc) != tgen) ? (int64_t)mask + 1 : fq_diff(pos, hc & FQ_POS_MASK);
+		int64_t depth = (fresh_head || fq_tail_gen(hc) != tgen) ? (int64_t)mask + 1 : fq_diff(pos, hc & FQ_POS_MASK);
 		if (depth > (int64_t)mask) {
 			// The cache says full; ask the consumer. This load pairs with the
 			// consumer's store of head: its reads of those cells are done.
@@ -182,7 +175,7 @@ int fq_post(foreign_token t, int mode, uint64_t hdr, const void *msg, size_t len
 		return fq_trigger(t, FQ_KIND_NOTIFIER, 0); // a notifier's trigger: no payload
 	if (msg == NULL && (mode == FQ_MODE_POST || len > 0))
 		return FOREIGN_EINVAL;
-	uint64_t tgen = ((uint64_t)t >> FQ_IDX_BITS) & FQ_GEN_MASK;
+	uint64_t tgen = fq_token_gen(t);
 	uint64_t pos, mask;
 	int rc = claim(c, tgen, mode, len, deadline == FQ_NO_WAIT, 0, &pos, &mask);
 	while (rc == FOREIGN_EFULL && deadline != FQ_NO_WAIT) {
@@ -351,7 +344,7 @@ int fq_open_handle(const fq_open_args *a, uintptr_t *token, fq_ctl **out) {
 		atomic_store_explicit(slot, chunk, memory_order_release);
 	}
 	fq_ctl *c = &chunk[idx & (FQ_CHUNK_LEN - 1)];
-	uint64_t gen = tail_gen(atomic_load_explicit(&c->tail, memory_order_relaxed)) + 1; // < FQ_GEN_MASK+1: see fq_free
+	uint64_t gen = fq_tail_gen(atomic_load_explicit(&c->tail, memory_order_relaxed)) + 1; // < FQ_GEN_MASK+1: see fq_free
 	atomic_store_explicit(&c->ring, (uintptr_t)ring, memory_order_relaxed);
 	atomic_store_explicit(&c->mask, capacity - 1, memory_order_relaxed);
 	atomic_store_explicit(&c->cell_size, cs, memory_order_relaxed);
@@ -368,7 +361,7 @@ int fq_open_handle(const fq_open_args *a, uintptr_t *token, fq_ctl **out) {
 	atomic_store_explicit(&c->sig, 0, memory_order_relaxed);
 	atomic_store_explicit(&c->sig_fd, srfd, memory_order_relaxed);
 	atomic_store_explicit(&c->sig_wfd, swfd, memory_order_relaxed);
-	atomic_store_explicit(&c->refs, gen << 45 | 1, memory_order_relaxed); // see handle.c
+	atomic_store_explicit(&c->refs, gen << FQ_GEN_SHIFT | 1, memory_order_relaxed); // see handle.c
 	// sig_inflight carries over, like waiters: a stale trigger may still
 	// be on its way out and its decrement must balance.
 	atomic_store_explicit(&c->head, start, memory_order_relaxed);
@@ -418,7 +411,7 @@ void fq_free(uintptr_t token) {
 	if (c == NULL)
 		return;
 	uint64_t tail = atomic_load_explicit(&c->tail, memory_order_acquire);
-	if (tail_gen(tail) != (((uint64_t)token >> FQ_IDX_BITS) & FQ_GEN_MASK) || !(tail & FQ_CLOSED) ||
+	if (fq_tail_gen(tail) != fq_token_gen(token) || !(tail & FQ_CLOSED) ||
 	    atomic_load_explicit(&c->park, memory_order_acquire) == FQ_PARK_DEAD)
 		return; // not ours, not closed, or freed already
 	// Wait out a producer that is writing a wake-up, then forbid new ones.
@@ -450,7 +443,7 @@ void fq_free(uintptr_t token) {
 	// A block whose generation is the last one is retired, not reused, so
 	// a generation never comes round again and a stale token can never
 	// claim. That costs one control block per 2^19 - 1 queues.
-	if (tail_gen(tail) == FQ_GEN_MASK)
+	if (fq_tail_gen(tail) == FQ_GEN_MASK)
 		return;
 	pthread_mutex_lock(&fq_mu);
 	uint32_t idx = (uint32_t)(token & (FQ_MAX_QUEUES - 1));

@@ -247,8 +247,19 @@ enum {
 	FQ_CTL_SIZE = sizeof(fq_ctl),
 };
 
-static inline uint64_t tail_gen_of(fq_ctl *c) {
-	return atomic_load_explicit(&c->tail, memory_order_acquire) >> FQ_GEN_SHIFT;
+/* fq_token_gen is the generation a token names. */
+static inline uint64_t fq_token_gen(foreign_token t) { return ((uint64_t)t >> FQ_IDX_BITS) & FQ_GEN_MASK; }
+
+/* fq_tail_gen is the generation a tail word carries. */
+static inline uint64_t fq_tail_gen(uint64_t tail) { return tail >> FQ_GEN_SHIFT; }
+
+/* fq_stale_code is the answer to a token whose generation tgen is not the
+ * block's current one, gen: a generation the block never reached (or a
+ * block never opened, gen 0) is an invalid token; an earlier one names a
+ * handle that was closed. Generations never wrap (fq_free retires a block at
+ * the last one), so "earlier" is a plain comparison. */
+static inline int fq_stale_code(uint64_t tgen, uint64_t gen) {
+	return (gen == 0 || tgen > gen) ? FOREIGN_EINVAL : FOREIGN_ECLOSED;
 }
 
 /* fq_diff is a - b as a signed 44-bit quantity. */
