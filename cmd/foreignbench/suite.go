@@ -274,7 +274,10 @@ func (c *Cell) finish() {
 	}
 	if len(c.samples) > 0 {
 		slices.Sort(c.samples)
-		c.Latency = pooled(c.samples)
+		var r bench.LatencyResult
+		bench.Summarize(&r, c.samples)
+		p := pcts(r)
+		c.Latency = &p
 		for _, p := range c.RepPcts {
 			head = append(head, p.P50)
 		}
@@ -289,19 +292,6 @@ func (c *Cell) finish() {
 			c.Spread = hi / lo
 		}
 	}
-}
-
-// pooled gives nearest-rank percentiles of sorted samples.
-func pooled(s []float64) *Pcts {
-	at := func(q float64) float64 {
-		i := int(float64(len(s))*q+0.999999) - 1
-		return s[min(max(i, 0), len(s)-1)]
-	}
-	var sum float64
-	for _, x := range s {
-		sum += x
-	}
-	return &Pcts{len(s), at(0.5), at(0.9), at(0.99), at(0.999), at(0.9999), s[len(s)-1], sum / float64(len(s))}
 }
 
 func machine() Machine {

@@ -246,27 +246,33 @@ func toNs(ticks []uint64, scale, minus float64) []float64 {
 }
 
 // summarize fills r's percentiles from samples in ticks (sorting them),
-// converted to ns with scale, less minus ns each (at least 0).
+// converted to ns with scale, less minus ns each (at least 0). The
+// conversion keeps the order, so the sorted ticks give sorted ns.
 func summarize(r *LatencyResult, samples []uint64, scale, minus float64) {
-	r.Samples = len(samples)
-	if len(samples) == 0 {
+	slices.Sort(samples)
+	Summarize(r, toNs(samples, scale, minus))
+}
+
+// Summarize fills r's sample count, percentiles, maximum and mean from
+// samples in ns, sorted ascending.
+func Summarize(r *LatencyResult, ns []float64) {
+	r.Samples = len(ns)
+	if len(ns) == 0 {
 		return
 	}
-	slices.Sort(samples)
-	ns := func(t uint64) float64 { return max(float64(t)*scale-minus, 0) }
 	at := func(q float64) float64 {
 		// Nearest rank: the smallest sample with at least q of them at or
 		// below it.
-		i := int(math.Ceil(q*float64(len(samples)))) - 1
-		return ns(samples[min(max(i, 0), len(samples)-1)])
+		i := int(math.Ceil(q*float64(len(ns)))) - 1
+		return ns[min(max(i, 0), len(ns)-1)]
 	}
 	r.P50, r.P90, r.P99, r.P999, r.P9999 = at(0.50), at(0.90), at(0.99), at(0.999), at(0.9999)
-	r.Max = ns(samples[len(samples)-1])
+	r.Max = ns[len(ns)-1]
 	var sum float64
-	for _, s := range samples {
-		sum += ns(s)
+	for _, s := range ns {
+		sum += s
 	}
-	r.Mean = sum / float64(len(samples))
+	r.Mean = sum / float64(len(ns))
 }
 
 // Close stops the C thread, then the consumer.
