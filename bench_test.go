@@ -14,7 +14,7 @@ import (
 func BenchmarkPostGo(b *testing.B) {
 	b.Run("foreign", func(b *testing.B) {
 		var n atomic.Int64
-		q, err := NewQueue(func(int64) { n.Add(1) }, Config{Capacity: 4096})
+		q, err := NewQueue(func(int64) { n.Add(1) }, QueueConfig{Capacity: 4096})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -43,7 +43,7 @@ func BenchmarkPostGo(b *testing.B) {
 
 // Pending is one atomic load, for hot loops to poll.
 func BenchmarkInterruptPending(b *testing.B) {
-	i, err := NewInterrupt(nil, Config{})
+	i, err := NewInterrupt(nil, InterruptConfig{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func BenchmarkLoopDispatch(b *testing.B) {
 			var got atomic.Int64
 			qs := make([]*Queue[int64], handles)
 			for k := range qs {
-				if qs[k], err = NewQueue(func(int64) { got.Add(1) }, Config{Loop: l, Capacity: 256}); err != nil {
+				if qs[k], err = NewQueue(func(int64) { got.Add(1) }, QueueConfig{Loop: l, Capacity: 256}); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -96,7 +96,7 @@ func BenchmarkLoopDispatch(b *testing.B) {
 	}
 	b.Run("own-goroutine", func(b *testing.B) {
 		var got atomic.Int64
-		q, _ := NewQueue(func(int64) { got.Add(1) }, Config{Capacity: 256})
+		q, _ := NewQueue(func(int64) { got.Add(1) }, QueueConfig{Capacity: 256})
 		b.ReportAllocs()
 		for b.Loop() {
 			for q.Post(1) != nil {
@@ -110,7 +110,7 @@ func BenchmarkLoopDispatch(b *testing.B) {
 // to a goroutine.
 func BenchmarkCallGo(b *testing.B) {
 	b.Run("foreign", func(b *testing.B) {
-		f, err := NewFunc(func(x int64) int64 { return x + 1 }, Config{})
+		f, err := NewFunc(func(x int64) int64 { return x + 1 }, FuncConfig{})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -150,17 +150,17 @@ func BenchmarkFromCThread(b *testing.B) {
 	}
 	b.Run("export", func(b *testing.B) { run(b, 0, cthreads.CostExport) })
 	b.Run("signal", func(b *testing.B) {
-		i, _ := NewInterrupt(func(int) {}, Config{})
+		i, _ := NewInterrupt(func(int) {}, InterruptConfig{})
 		run(b, i.Token(), cthreads.CostSignal)
 		i.Close()
 	})
 	b.Run("trigger", func(b *testing.B) {
-		n, _ := NewNotifier(func() {}, Config{Repeat: true})
+		n, _ := NewNotifier(func() {}, NotifierConfig{Repeat: true})
 		run(b, n.Token(), cthreads.CostTrigger)
 		n.Close()
 	})
 	b.Run("post", func(b *testing.B) {
-		q, _ := NewQueue(func(cthreads.Msg) {}, Config{Capacity: 4096})
+		q, _ := NewQueue(func(cthreads.Msg) {}, QueueConfig{Capacity: 4096})
 		run(b, q.Token(), cthreads.CostPost)
 		q.Close()
 	})

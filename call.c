@@ -96,53 +96,48 @@ static fq_slot *get_slot(void) {
 	return s;
 }
 
-static int64_t my_tid(void) {
-#ifdef __linux__
-	return (int64_t)syscall(SYS_gettid);
-#else
-	return (int64_t)(uintptr_t)pthread_self();
-#endif
-}
-
 // How long a caller spins for its result before it sleeps. Most Go
 // functions answer within a few microseconds when the consumer is awake;
 // sleeping and being woken costs two system calls.
 #define CALL_SPIN_NS 20000
 
-int foreign_call(foreign_token t, const void *arg, size_t arglen, void *ret, size_t retlen,
-                 int64_t timeout_ns) {
-	fq_ctl *c = fq_lookup(t);
-	if (c == NULL || (arg == NULL && arglen > 0) || (ret == NULL && retlen > 0))
-		return FOREIGN_EINVAL;
-	uint64_t qgen = fq_tail_gen(atomic_load_explicit(&c->tail, memory_order_acquire));
-	if (qgen != fq_token_gen(t))
-		return fq_stale_code(fq_token_gen(t), qgen);
-	// The result size, read in this generation; the claim checks the kind
-	// and the argument size again against the generation it claims in.
-	uint64_t call_ret = atomic_load_explicit(&c->call_ret, memory_order_relaxed);
-	if (call_ret == 0 || retlen != call_ret - 1)
-		return FOREIGN_EINVAL;
-	int64_t tid = atomic_load_explicit(&c->consumer_tid, memory_order_acquire);
-	if (tid != 0 && tid == my_tid())
-		return FOREIGN_EDEADLK;
-	fq_slot *s = get_slot();
-	if (s == NULL)
-		return FOREIGN_EINVAL;
+// Set for the whole of a foreign_call on this thread: a call from a signal
+// handler that interrupted it would reuse the thread's slot (ring.h).
+static _Thread_local volatile int in_call;
 
-	int64_t deadline = fq_deadline(timeout_ns);
-	uint32_t gen = ((atomic_load_explicit(&s->state, memory_order_relaxed) >> 8) + 1) & SLOT_GEN_MASK;
-	atomic_store_explicit(&s->state, gen << 8 | SLOT_PENDING, memory_order_release);
-	uint64_t hdr = (uint64_t)s->idx | (uint64_t)gen << 32;
-	int rc = fq_post(t, FQ_MODE_CALL, hdr, arg, arglen, deadline);
-	if (rc != 0) {
-		atomic_store_explicit(&s->state, gen << 8 | SLOT_IDLE, memory_order_relaxed);
-		return rc;
+// A waiting call that is abandoned other than by its timeout: the thread
+// was cancelled, or exited, while it slept.
+struct waiting_call {
+	fq_slot *s;
+	uint32_t gen;
+};
+
+static void abandon_call(void *p) {
+	struct waiting_call *w = p;
+	for (;;) {
+		uint32_t st = atomic_load_explicit(&w->s->state, memory_order_acquire);
+		if ((st >> 8) != w->gen || (st & 0xFF) == SLOT_DONE || (st & 0xFF) == SLOT_ABANDONED)
+			break;
+		if ((st & 0xFF) == SLOT_COMPLETING) { // the result is being written: let it land
+			sched_yield();
+			continue;
+		}
+		if (atomic_compare_exchange_strong_explicit(&w->s->state, &st, w->gen << 8 | SLOT_ABANDONED,
+		                                            memory_order_seq_cst, memory_order_seq_cst))
+			break;
 	}
+	in_call = 0;
+}
 
-	uint32_t st;
+// await_result waits for the result of the call of generation gen in
+// slot s: 0 when it is there (DONE), or FOREIGN_ETIMEDOUT.
+static int await_result(fq_ctl *c, fq_slot *s, uint32_t gen, int64_t deadline) {
+	volatile int rc = 0; // set after the cleanup handler's setjmp
+	struct waiting_call w = {s, gen};
+	pthread_cleanup_push(abandon_call, &w);
 	int64_t spin_until = fq_now_ns() + CALL_SPIN_NS;
 	for (;;) {
-		st = atomic_load_explicit(&s->state, memory_order_acquire);
+		uint32_t st = atomic_load_explicit(&s->state, memory_order_acquire);
 		if ((st & 0xFF) == SLOT_DONE)
 			break;
 		if ((st & 0xFF) == SLOT_COMPLETING || fq_now_ns() < spin_until) {
@@ -160,15 +155,67 @@ int foreign_call(foreign_token t, const void *arg, size_t arglen, void *ret, siz
 			if (atomic_compare_exchange_strong_explicit(&s->state, &st, gen << 8 | SLOT_ABANDONED,
 			                                            memory_order_seq_cst, memory_order_seq_cst)) {
 				atomic_fetch_add_explicit(&c->timed_out, 1, memory_order_relaxed);
-				return FOREIGN_ETIMEDOUT;
+				rc = FOREIGN_ETIMEDOUT;
+				break;
 			}
 			// The result is being written: it is ours after all.
 		}
 	}
+	pthread_cleanup_pop(0);
+	return rc;
+}
+
+static int do_call(foreign_token t, fq_ctl *c, const void *arg, size_t arglen, void *ret, size_t retlen,
+                   int64_t timeout_ns) {
+	fq_slot *s = get_slot();
+	if (s == NULL)
+		return FOREIGN_EINVAL;
+
+	int64_t deadline = fq_deadline(timeout_ns);
+	uint32_t gen = ((atomic_load_explicit(&s->state, memory_order_relaxed) >> 8) + 1) & SLOT_GEN_MASK;
+	atomic_store_explicit(&s->state, gen << 8 | SLOT_PENDING, memory_order_release);
+	uint64_t hdr = (uint64_t)s->idx | (uint64_t)gen << 32;
+	int rc = fq_post(t, FQ_MODE_CALL, hdr, arg, arglen, deadline);
+	if (rc != 0) {
+		atomic_store_explicit(&s->state, gen << 8 | SLOT_IDLE, memory_order_relaxed);
+		return rc;
+	}
+
+	rc = await_result(c, s, gen, deadline);
+	if (rc == FOREIGN_ETIMEDOUT)
+		return rc;
 	rc = s->rc;
 	if (rc == 0 && retlen > 0)
 		memcpy(ret, s->ret, retlen);
 	atomic_store_explicit(&s->state, gen << 8 | SLOT_IDLE, memory_order_relaxed);
+	return rc;
+}
+
+int foreign_call(foreign_token t, const void *arg, size_t arglen, void *ret, size_t retlen,
+                 int64_t timeout_ns) {
+	fq_ctl *c = fq_lookup(t);
+	if (c == NULL || (arg == NULL && arglen > 0) || (ret == NULL && retlen > 0))
+		return FOREIGN_EINVAL;
+	uint64_t qgen = fq_tail_gen(atomic_load_explicit(&c->tail, memory_order_acquire));
+	if (qgen != fq_token_gen(t))
+		return fq_stale_code(fq_token_gen(t), qgen);
+	// The result size, read in this generation; the claim checks the kind
+	// and the argument size again against the generation it claims in.
+	uint64_t call_ret = atomic_load_explicit(&c->call_ret, memory_order_relaxed);
+	if (call_ret == 0 || retlen != call_ret - 1)
+		return FOREIGN_EINVAL;
+	if (in_call)
+		return FOREIGN_EDEADLK; // a signal handler interrupted this thread's own call
+	int self = fq_self_call(t, c);
+	if (self < 0)
+		return self;
+	in_call = 1;
+	atomic_signal_fence(memory_order_seq_cst); // seen by a handler on this thread
+	int rc = do_call(t, c, arg, arglen, ret, retlen, timeout_ns);
+	atomic_signal_fence(memory_order_seq_cst);
+	in_call = 0;
+	if (self == 1)
+		fq_self_call_end(c);
 	return rc;
 }
 

@@ -29,7 +29,7 @@ func withFallback(t *testing.T, f func(t *testing.T)) {
 func TestCallFromCThreads(t *testing.T) {
 	withFallback(t, func(t *testing.T) {
 		for _, workers := range []int{1, 4} {
-			f, err := NewFunc(triple, Config{Capacity: 16, Workers: workers})
+			f, err := NewFunc(triple, FuncConfig{Capacity: 16, Workers: workers})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -48,7 +48,7 @@ func TestCallFromCThreads(t *testing.T) {
 }
 
 func TestCallFromGo(t *testing.T) {
-	f, err := NewFunc(func(x int) int { return x * 2 }, Config{Capacity: 4})
+	f, err := NewFunc(func(x int) int { return x * 2 }, FuncConfig{Capacity: 4})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +83,7 @@ func TestCallTimeout(t *testing.T) {
 				<-release
 			}
 			return triple(m)
-		}, Config{})
+		}, FuncConfig{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -108,7 +108,7 @@ func TestCallTimeout(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Millisecond)
 		defer cancel()
 		release2 := make(chan struct{})
-		g, _ := NewFunc(func(int) int { <-release2; return 1 }, Config{})
+		g, _ := NewFunc(func(int) int { <-release2; return 1 }, FuncConfig{})
 		if _, err := g.Call(ctx, 0); !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("Go call: %v", err)
 		}
@@ -130,7 +130,7 @@ func TestCallCloseWithBlockedCallers(t *testing.T) {
 	f, err := NewFunc(func(m cthreads.Msg) uint64 {
 		time.Sleep(100 * time.Microsecond)
 		return triple(m)
-	}, Config{Capacity: 2})
+	}, FuncConfig{Capacity: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +161,7 @@ func TestCallReentrant(t *testing.T) {
 			goErr.Store(err)
 		}
 		return triple(m)
-	}, Config{})
+	}, FuncConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +187,7 @@ func TestCallPanic(t *testing.T) {
 			panic("five")
 		}
 		return triple(m)
-	}, Config{OnPanic: func(*PanicError) { reports.Add(1) }})
+	}, FuncConfig{OnPanic: func(*PanicError) { reports.Add(1) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,11 +203,11 @@ func TestCallPanic(t *testing.T) {
 }
 
 func TestCallBadInput(t *testing.T) {
-	f, err := NewFunc(triple, Config{})
+	f, err := NewFunc(triple, FuncConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	q, err := NewQueue(func(cthreads.Msg) {}, Config{})
+	q, err := NewQueue(func(cthreads.Msg) {}, QueueConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,10 +238,10 @@ func TestCallBadInput(t *testing.T) {
 	if rc := cthreads.Call(ft, ap, an, rp, 8, -1); rc != codeClosed {
 		t.Errorf("closed: %d", rc)
 	}
-	if _, err := NewFunc(func(int) [8192]byte { return [8192]byte{} }, Config{}); err == nil {
+	if _, err := NewFunc(func(int) [8192]byte { return [8192]byte{} }, FuncConfig{}); err == nil {
 		t.Error("a result over 4 KiB was accepted")
 	}
-	if _, err := NewFunc(func(string) int { return 0 }, Config{}); err == nil {
+	if _, err := NewFunc(func(string) int { return 0 }, FuncConfig{}); err == nil {
 		t.Error("a string argument was accepted")
 	}
 }
@@ -252,7 +252,7 @@ func TestPostWait(t *testing.T) {
 	withFallback(t, func(t *testing.T) {
 		for _, capacity := range []int{1, 2, 4} {
 			chk := newSeqChecker()
-			q, err := NewQueue(chk.see, Config{Capacity: capacity})
+			q, err := NewQueue(chk.see, QueueConfig{Capacity: capacity})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -289,7 +289,7 @@ func TestPostWait(t *testing.T) {
 // ECLOSED — from C threads and from goroutines.
 func TestPostWaitTimeoutAndClose(t *testing.T) {
 	withFallback(t, func(t *testing.T) {
-		q, err := NewQueue[cthreads.Msg](nil, Config{Capacity: 2}) // nobody reads
+		q, err := NewPullQueue[cthreads.Msg](PullConfig{Capacity: 2}) // nobody reads
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -49,8 +49,9 @@ func cOpen(a openArgs, id uint64) (Token, *ctl, unsafe.Pointer, error) {
 		ca.with_fd = 1
 	}
 	if a.loop != nil {
-		ca.loop_token = C.uint64_t(a.loop.ready.Token())
+		ca.loop_token = C.uint64_t(a.loop.Token())
 	}
+	ca.workers = C.uint32_t(a.workers)
 	var tok C.uintptr_t
 	var c *C.fq_ctl
 	if rc := C.fq_open_handle(&ca, &tok, &c); rc != 0 {
@@ -67,8 +68,9 @@ const (
 	kindInterrupt = int(C.FQ_KIND_INTERRUPT)
 )
 
-// cNotify wakes or schedules the handle's consumer (fq_notify).
-func cNotify(c *ctl) { C.fq_notify((*C.fq_ctl)(unsafe.Pointer(c))) }
+// cKick wakes or schedules the consumer of the handle t names, if t is
+// still its generation (fq_kick).
+func cKick(t Token) { C.fq_kick(C.foreign_token(t)) }
 
 // cTrigger triggers a notifier or signals an interrupt.
 func cTrigger(t Token, kind, value int) int {
@@ -78,11 +80,35 @@ func cTrigger(t Token, kind, value int) int {
 // cDrainSigFd empties an interrupt's fd once its pending value is taken.
 func cDrainSigFd(c *ctl) { C.fq_drain_sig_fd((*C.fq_ctl)(unsafe.Pointer(c))) }
 
-// cRelease drops a reference (foreign_release).
-func cRelease(t Token) int { return int(C.foreign_release(C.foreign_token(t))) }
+// cReleaseGo drops the Go side's reference (fq_release_go).
+func cReleaseGo(t Token) int { return int(C.fq_release_go(C.foreign_token(t))) }
 
-// cClose closes intake and returns the final position.
-func cClose(c *ctl) uint64 { return uint64(C.fq_close((*C.fq_ctl)(unsafe.Pointer(c)))) }
+// cClose closes the handle t names, if t is still its generation, and
+// returns the final position; ok is false for a stale token.
+func cClose(t Token) (final uint64, ok bool) {
+	var f C.uint64_t
+	rc := C.fq_close_token(C.foreign_token(t), &f)
+	return uint64(f), rc == 0
+}
+
+// cServeEnter marks the calling thread as serving server and returns what
+// it served before, for cServeLeave. The goroutine must be locked to its
+// thread in between.
+func cServeEnter(server Token) uint64 { return uint64(C.fq_serve_enter(C.uint64_t(server))) }
+
+func cServeLeave(old uint64) { C.fq_serve_leave(C.uint64_t(old)) }
+
+// cServing returns the server token the calling thread is serving, or 0.
+func cServing() Token { return Token(C.fq_serving()) }
+
+// cSelfCall decides a call into t from this thread (fq_self_call): 0 an
+// ordinary call, 1 an allowed nested call (end it with cSelfCallEnd), or
+// codeDeadlock.
+func cSelfCall(t Token, c *ctl) int {
+	return int(C.fq_self_call(C.foreign_token(t), (*C.fq_ctl)(unsafe.Pointer(c))))
+}
+
+func cSelfCallEnd(c *ctl) { C.fq_self_call_end((*C.fq_ctl)(unsafe.Pointer(c))) }
 
 // cFree releases the ring and recycles the control block. The consumer must
 // have drained every claimed cell first.
@@ -158,8 +184,10 @@ var (
 	_ [C.FQ_OFF_TIMED_OUT - unsafe.Offsetof(ctl{}.timedOut)]struct{}
 	_ [unsafe.Offsetof(ctl{}.callArg) - C.FQ_OFF_CALL_ARG]struct{}
 	_ [C.FQ_OFF_CALL_ARG - unsafe.Offsetof(ctl{}.callArg)]struct{}
-	_ [unsafe.Offsetof(ctl{}.consumerTid) - C.FQ_OFF_CONSUMER_TID]struct{}
-	_ [C.FQ_OFF_CONSUMER_TID - unsafe.Offsetof(ctl{}.consumerTid)]struct{}
+	_ [unsafe.Offsetof(ctl{}.workers) - C.FQ_OFF_WORKERS]struct{}
+	_ [C.FQ_OFF_WORKERS - unsafe.Offsetof(ctl{}.workers)]struct{}
+	_ [unsafe.Offsetof(ctl{}.nested) - C.FQ_OFF_NESTED]struct{}
+	_ [C.FQ_OFF_NESTED - unsafe.Offsetof(ctl{}.nested)]struct{}
 	_ [unsafe.Offsetof(ctl{}.spaceSeq) - C.FQ_OFF_SPACE_SEQ]struct{}
 	_ [C.FQ_OFF_SPACE_SEQ - unsafe.Offsetof(ctl{}.spaceSeq)]struct{}
 	_ [unsafe.Offsetof(ctl{}.waiters) - C.FQ_OFF_WAITERS]struct{}
@@ -182,6 +210,8 @@ var (
 	_ [C.FQ_OFF_REFS - unsafe.Offsetof(ctl{}.refs)]struct{}
 	_ [sigPending - C.FQ_SIG_PENDING]struct{}
 	_ [C.FQ_SIG_PENDING - sigPending]struct{}
+	_ [sigClosed - C.FQ_SIG_CLOSED]struct{}
+	_ [C.FQ_SIG_CLOSED - sigClosed]struct{}
 	_ [unsafe.Sizeof(ctl{}) - C.FQ_CTL_SIZE]struct{}
 	_ [C.FQ_CTL_SIZE - unsafe.Sizeof(ctl{})]struct{}
 

@@ -1,18 +1,16 @@
 package foreign
 
-import (
-	"context"
-	"sync/atomic"
-)
+import "context"
 
 // handle is what a consumer serves: a Queue, a Func's queue, a Notifier or
 // an Interrupt. The consumer is either a goroutine of the handle's own
 // (consume) or a Loop shared by many handles; handle methods run on it, one
 // at a time.
 type handle interface {
-	core() *ring
+	base() *core
 	// serve delivers what is ready, at most one batch, and reports
-	// whether it delivered anything.
+	// whether it delivered anything. It marks the thread as serving the
+	// handle while a handler runs (ring.enter).
 	serve() bool
 	// work reports whether there is, or is about to be, something to
 	// serve: the re-check after announcing that the consumer sleeps.
@@ -33,7 +31,7 @@ type handle interface {
 // asked only when the spin window ends; a close is noticed up to one window
 // (50 µs) later.
 func consume(h handle) {
-	r := h.core()
+	r := h.base().r
 	for {
 		if h.serve() {
 			r.spin.reset()
@@ -50,19 +48,12 @@ func consume(h handle) {
 	h.finish()
 }
 
-// startConsumer serves h on its Loop, or on a goroutine of its own whose id
-// it records in consumer (Close uses it to tell a call from the handler).
-func startConsumer(h handle, consumer *atomic.Uint64) {
-	r := h.core()
+// startConsumer serves h on its Loop, or on a goroutine of its own.
+func startConsumer(h handle) {
+	r := h.base().r
 	if r.loop != nil {
 		r.loop.attach(r.id, h)
 		return
 	}
-	ready := make(chan struct{})
-	go func() {
-		consumer.Store(goid())
-		close(ready)
-		consume(h)
-	}()
-	<-ready
+	go consume(h)
 }

@@ -3,6 +3,7 @@ package foreign
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"runtime"
 )
@@ -67,23 +68,36 @@ func Code(err error) int {
 
 // reportPanic builds the report of a recovered panic p and hands it to
 // onPanic. It runs in the deferred function that recovered, so the stack
-// still shows where the handler panicked.
-func reportPanic(name string, onPanic func(*PanicError), p any) *PanicError {
+// still shows where the handler panicked. A panic in onPanic itself is
+// logged, never passed on: a handler's panic must not end the process.
+func reportPanic(name string, onPanic func(*PanicError), p any) (pe *PanicError) {
 	buf := make([]byte, 16<<10)
-	pe := &PanicError{Queue: name, Value: p, Stack: buf[:runtime.Stack(buf, false)]}
+	pe = &PanicError{Name: name, Value: p, Stack: buf[:runtime.Stack(buf, false)]}
+	defer func() {
+		if p2 := recover(); p2 != nil {
+			logPanic(&PanicError{Name: name, Value: fmt.Sprintf("OnPanic panicked: %v", p2)})
+		}
+	}()
 	onPanic(pe)
 	return pe
 }
 
-// PanicError is what a handler's panic is reported as.
+// logPanic is the default OnPanic: it logs the report with slog.Default().
+func logPanic(e *PanicError) {
+	slog.Default().Error("foreign: handler panicked", "name", e.Name, "panic", e.Value, "stack", string(e.Stack))
+}
+
+// PanicError is what a handler's panic is reported as, for every kind of
+// handle: a queue's handler, a function, a notifier's or an interrupt's
+// function, and an OnClose hook.
 type PanicError struct {
-	Queue string // Config.Name
+	Name  string // the handle's Name in its config
 	Value any    // the value passed to panic
-	Stack []byte // the handler goroutine's stack at the panic
+	Stack []byte // the panicking goroutine's stack at the panic
 }
 
 func (e *PanicError) Error() string {
-	return fmt.Sprintf("foreign: handler of queue %q panicked: %v", e.Queue, e.Value)
+	return fmt.Sprintf("foreign: handler of %q panicked: %v", e.Name, e.Value)
 }
 
 // Unwrap makes errors.Is(err, ErrPanic) true.

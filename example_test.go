@@ -19,7 +19,7 @@ func ExampleNewQueue() {
 	var sum float64
 	q, err := foreign.NewQueue(func(e Event) {
 		sum += e.Value
-	}, foreign.Config{Capacity: 256})
+	}, foreign.QueueConfig{Capacity: 256})
 	if err != nil {
 		panic(err)
 	}
@@ -34,8 +34,8 @@ func ExampleNewQueue() {
 	// Output: 6 4 4
 }
 
-func ExampleQueue_Recv() {
-	q, err := foreign.NewQueue[Event](nil, foreign.Config{}) // pull mode
+func ExamplePullQueue_Recv() {
+	q, err := foreign.NewPullQueue[Event](foreign.PullConfig{}) // pull mode
 	if err != nil {
 		panic(err)
 	}

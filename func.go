@@ -4,10 +4,8 @@ import (
 	"context"
 	"fmt"
 	"reflect"
-	"runtime"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"unsafe"
 )
 
@@ -19,23 +17,47 @@ import (
 // The Go function runs one call at a time, in the order the calls were
 // accepted, unless Config.Workers > 1.
 type Func[A, R any] struct {
-	q       *Queue[callMsg[A]]
-	fn      func(A) R
-	onPanic func(*PanicError)
-	name    string
+	q  *Queue[callMsg[A]]
+	fn func(A) R
 
 	mu      sync.Mutex
 	pending map[uint64]*goCall[R] // Go callers waiting, by id
 	nextID  uint64
 
-	work     chan callMsg[A] // to the workers, when Workers > 1
-	workers  sync.WaitGroup
-	stopWork sync.Once
+	work    chan callMsg[A] // to the workers, when Workers > 1
+	workers sync.WaitGroup
 
-	late   atomic.Uint64
-	panics atomic.Uint64
+	late atomic.Uint64
 
 	calls sync.Pool // *goCall[R]: a Go call allocates nothing in the steady state
+}
+
+// FuncConfig configures a [Func]. The zero value is ready to use.
+type FuncConfig struct {
+	// Capacity bounds the calls accepted and not yet running; a caller
+	// finding it full waits for room, within its timeout. Rounded up to a
+	// power of two; zero means 1024.
+	Capacity int
+
+	// Name labels the function in panic reports.
+	Name string
+
+	// OnPanic is called when the function panics; the caller gets
+	// FOREIGN_EPANIC (ErrPanic). Nil logs the panic with slog.Default().
+	OnPanic func(*PanicError)
+
+	// Loop, if set, runs the function on that Loop's goroutine. It cannot
+	// be combined with Workers > 1.
+	Loop *Loop
+
+	// Workers is the number of goroutines that run calls. Above 1, calls
+	// run in parallel and complete in no particular order: use it only for
+	// calls that are independent of each other. Zero means 1.
+	Workers int
+
+	// OnClose, if set, is called once after the Func is closed and every
+	// call it accepted has returned.
+	OnClose func()
 }
 
 // callMsg is a call as it sits in the ring: a header naming the caller,
@@ -61,12 +83,16 @@ type callResult[R any] struct {
 const maxRet = 4096
 
 // NewFunc returns a Func that runs fn for every call. A and R must be plain
-// data, as for NewQueue; R at most 4 KiB. Config.Capacity bounds the calls
-// waiting to run; a caller finding it full waits for room (within its
-// timeout).
-func NewFunc[A, R any](fn func(A) R, cfg Config) (*Func[A, R], error) {
+// data, as for NewQueue; R at most 4 KiB.
+func NewFunc[A, R any](fn func(A) R, cfg FuncConfig) (*Func[A, R], error) {
 	if fn == nil {
-		return nil, fmt.Errorf("foreign: NewFunc: nil function")
+		return nil, fmt.Errorf("foreign: NewFunc: nil function: %w", ErrInvalid)
+	}
+	switch {
+	case cfg.Workers < 0:
+		return nil, fmt.Errorf("foreign: NewFunc: Workers %d < 0: %w", cfg.Workers, ErrInvalid)
+	case cfg.Workers > 1 && cfg.Loop != nil:
+		return nil, fmt.Errorf("foreign: NewFunc: Workers > 1 on a Loop (a Loop runs one handler at a time): %w", ErrInvalid)
 	}
 	var a A
 	var r R
@@ -76,23 +102,22 @@ func NewFunc[A, R any](fn func(A) R, cfg Config) (*Func[A, R], error) {
 		}
 	}
 	if unsafe.Sizeof(r) > maxRet {
-		return nil, fmt.Errorf("foreign: result size %d over %d", unsafe.Sizeof(r), maxRet)
+		return nil, fmt.Errorf("foreign: result size %d over %d: %w", unsafe.Sizeof(r), maxRet, ErrInvalid)
 	}
-	f := &Func[A, R]{fn: fn, name: cfg.Name, onPanic: cfg.OnPanic, pending: map[uint64]*goCall[R]{}}
-	if f.onPanic == nil {
-		f.onPanic = logPanic
-	}
-	q, err := newQueueCall[callMsg[A]](cfg, int(unsafe.Sizeof(a)), int(unsafe.Sizeof(r)))
+	f := &Func[A, R]{fn: fn, pending: map[uint64]*goCall[R]{}}
+	workers := max(cfg.Workers, 1)
+	qc := QueueConfig{Capacity: cfg.Capacity, Name: cfg.Name, OnPanic: cfg.OnPanic, Loop: cfg.Loop, OnClose: cfg.OnClose}
+	q, err := openQueue[callMsg[A]](qc, testHooks, int(unsafe.Sizeof(a)), int(unsafe.Sizeof(r)), workers)
 	if err != nil {
 		return nil, err
 	}
 	f.q = q
-	if cfg.Workers > 1 {
-		f.work = make(chan callMsg[A], cfg.Workers)
-		for range cfg.Workers {
+	if workers > 1 {
+		f.work = make(chan callMsg[A], workers)
+		for range workers {
 			f.workers.Go(func() {
 				for m := range f.work {
-					f.serve(&m)
+					f.serveMarked(&m)
 				}
 			})
 		}
@@ -102,12 +127,22 @@ func NewFunc[A, R any](fn func(A) R, cfg Config) (*Func[A, R], error) {
 				f.work <- vs[i]
 			}
 		}
+		// The workers end once the queue has handed them its last call,
+		// however it was closed (Close, Release, the last foreign_release),
+		// and before OnClose and the end of Close's wait.
+		q.drain = func() {
+			close(f.work)
+			f.workers.Wait()
+		}
 	} else {
 		q.handle = f.runBatch
 	}
-	q.start()
+	startConsumer(q)
 	return f, nil
 }
+
+// Token returns the token C code passes to foreign_call (see Queue.Token).
+func (f *Func[A, R]) Token() Token { return f.q.Token() }
 
 // Release drops the Go side's reference (see Queue.Release).
 func (f *Func[A, R]) Release() error { return f.q.Release() }
@@ -116,21 +151,21 @@ func (f *Func[A, R]) Release() error { return f.q.Release() }
 func (f *Func[A, R]) Ref()   { f.q.Ref() }
 func (f *Func[A, R]) Unref() { f.q.Unref() }
 
-// runBatch serves a batch on the queue's goroutine, locked to its thread
-// meanwhile so that consumer_tid names the thread a call into C from fn
-// would come from (ring.h, "Calls").
+// runBatch serves a batch on the queue's consumer, which marks its
+// thread as serving the Func meanwhile (ring.h, "Serving"), so that a call
+// into the Func from fn, in Go or through C, fails with EDEADLK.
 func (f *Func[A, R]) runBatch(vs []callMsg[A], done *int) {
-	c := f.q.r.c
-	runtime.LockOSThread()
-	c.consumerTid.Store(int64(syscall.Gettid()))
-	defer func() {
-		c.consumerTid.Store(0)
-		runtime.UnlockOSThread()
-	}()
 	for i := range vs {
 		*done = i + 1
 		f.serve(&vs[i])
 	}
+}
+
+// serveMarked is serve on a worker, its thread marked as serving the Func.
+func (f *Func[A, R]) serveMarked(m *callMsg[A]) {
+	old := f.q.r.enter()
+	defer f.q.r.leave(old)
+	f.serve(m)
 }
 
 // serve runs one call and hands its result to the caller.
@@ -158,24 +193,27 @@ func (f *Func[A, R]) serve(m *callMsg[A]) {
 func (f *Func[A, R]) invoke(a A) (r R, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			f.panics.Add(1)
-			err = reportPanic(f.name, f.onPanic, p)
+			f.q.panics.Add(1)
+			err = reportPanic(f.q.name, f.q.onPanic, p)
 		}
 	}()
 	return f.fn(a), nil
 }
 
-// Token returns the token C code passes to foreign_call.
-func (f *Func[A, R]) Token() Token { return f.q.Token() }
-
 // Call calls the function from Go and waits for its result until ctx is
 // done. It returns ErrClosed after Close, a *PanicError (errors.Is
 // ErrPanic) if the function panicked, ErrDeadlock if called from the
-// function itself (it would wait for itself), or ctx.Err().
+// function itself or from another handler of its Loop (it would wait for
+// itself; with Workers > 1, if every other worker waits in such a call
+// already), or ctx.Err().
 func (f *Func[A, R]) Call(ctx context.Context, a A) (R, error) {
 	var zero R
 	c := f.q.r.c
-	if tid := c.consumerTid.Load(); tid != 0 && tid == int64(syscall.Gettid()) {
+	switch cSelfCall(f.q.r.token, c) {
+	case 0:
+	case 1:
+		defer cSelfCallEnd(c)
+	default:
 		return zero, ErrDeadlock
 	}
 	gc, _ := f.calls.Get().(*goCall[R])
@@ -200,7 +238,7 @@ func (f *Func[A, R]) Call(ctx context.Context, a A) (R, error) {
 		f.calls.Put(gc)
 		return zero, err
 	}
-	f.q.put(pos, callMsg[A]{hdr: goCallBit | id, arg: a})
+	put(f.q.r, pos, callMsg[A]{hdr: goCallBit | id, arg: a})
 	var res callResult[R]
 	select {
 	case res = <-gc.ch:
@@ -208,7 +246,7 @@ func (f *Func[A, R]) Call(ctx context.Context, a A) (R, error) {
 		if forget() {
 			// Gone from pending: the consumer will never send on gc.ch.
 			f.calls.Put(gc)
-			c.timedOut.Add(1)
+			f.q.r.goTimedOut.Add(1)
 			return zero, ctx.Err()
 		}
 		res = <-gc.ch // the function already ran; its result is on the way
@@ -220,23 +258,10 @@ func (f *Func[A, R]) Call(ctx context.Context, a A) (R, error) {
 // Close stops accepting calls (later calls fail with ErrClosed, C:
 // FOREIGN_ECLOSED) and wakes callers waiting for room. Calls accepted before
 // it still run and their callers get their results; when Close returns the
-// function will not be called again.
-func (f *Func[A, R]) Close() error {
-	err := f.q.Close()
-	if f.work != nil && goid() != f.q.consumer.Load() {
-		f.closeWorkers()
-	}
-	return err
-}
-
-// closeWorkers ends the workers once the queue has handed them its last
-// call (Close has waited for that).
-func (f *Func[A, R]) closeWorkers() {
-	f.stopWork.Do(func() {
-		close(f.work)
-		f.workers.Wait()
-	})
-}
+// function will not be called again, every worker has ended and OnClose has
+// run. Called from the function itself (or from another handler of its
+// Loop) Close cannot wait for itself and returns at once.
+func (f *Func[A, R]) Close() error { return f.q.Close() }
 
 // Stats returns the function's counters. Posted counts accepted calls,
 // TimedOut callers that gave up, LateResults results dropped because their
@@ -244,6 +269,5 @@ func (f *Func[A, R]) closeWorkers() {
 func (f *Func[A, R]) Stats() Stats {
 	st := f.q.Stats()
 	st.LateResults = f.late.Load()
-	st.Panics += f.panics.Load()
 	return st
 }

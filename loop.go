@@ -2,7 +2,9 @@ package foreign
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 )
@@ -13,21 +15,34 @@ import (
 // run on Run's goroutine: call Run on a goroutine locked to the main OS
 // thread (runtime.LockOSThread in an init function, then Run from main) and
 // every handler runs on the main thread, as GUI and graphics libraries
-// require. Put a handle on a Loop with Config.Loop.
+// require. Put a handle on a Loop with the Loop field of its config.
 //
 // Producers do not wake a Loop per message: a handle is put on the Loop's
 // ready queue once when it gets work, and stays off it while it is queued
-// (ring.h, "Loops").
+// (ring.h, "Loops"). The ready queue has room for every handle the Loop
+// admits (MaxHandles), so no schedule is ever dropped.
+//
+// A handler on a Loop that would wait for the Loop — a call into a Func on
+// the same Loop, a PostWait into a full queue on it, from Go or through C —
+// fails at once with ErrDeadlock (FOREIGN_EDEADLK) instead of hanging.
 type Loop struct {
-	ready *Queue[uint64] // ids of handles with work, each at most once
+	ready *PullQueue[uint64] // ids of handles with work, each at most once; 0 wakes Run
 
-	mu      sync.Mutex
-	handles map[uint64]*loopEntry
-	max     int
+	mu       sync.Mutex
+	handles  map[uint64]*loopEntry
+	reserved int // handles opened or opening, at most max
+	max      int
+	closed   bool
 
-	ids  atomic.Uint64
-	refs atomic.Int64 // referenced handles
-	run  atomic.Uint64
+	// dispatch is held while handlers run: by Run for each batch, or by a
+	// Close that serves the Loop itself because Run is not running.
+	dispatch sync.Mutex
+	runMu    sync.Mutex
+	running  chan struct{} // non-nil while Run runs; closed when it returns
+
+	ids     atomic.Uint64
+	refs    atomic.Int64 // referenced handles
+	wakeSet atomic.Bool  // an id 0 is in the ready queue
 }
 
 type loopEntry struct {
@@ -37,43 +52,76 @@ type loopEntry struct {
 
 // LoopConfig configures a Loop. The zero value is ready to use.
 type LoopConfig struct {
-	// MaxHandles bounds the handles open on the Loop at once. Zero means
-	// 4096.
+	// MaxHandles bounds the handles open on the Loop at once; making one
+	// more fails with an error. Zero means 4096.
 	MaxHandles int
 }
 
-// NewLoop returns a Loop. Handles join it when made with Config.Loop.
+// NewLoop returns a Loop. Handles join it when made with their config's
+// Loop field set.
 func NewLoop(cfg LoopConfig) (*Loop, error) {
 	max := cfg.MaxHandles
 	if max == 0 {
 		max = 4096
 	}
-	if max < 0 || max > maxCapacity/2 {
-		return nil, fmt.Errorf("foreign: MaxHandles %d out of range", max)
+	if max < 0 || max >= maxCapacity/2 {
+		return nil, fmt.Errorf("foreign: MaxHandles %d out of range [0, %d): %w", max, maxCapacity/2, ErrInvalid)
 	}
-	// Room for every handle once, plus wake-ups of Run (id 0).
-	ready, err := NewQueue[uint64](nil, Config{Capacity: max + 64})
+	// Room for every handle once and one wake-up of Run (id 0).
+	ready, err := NewPullQueue[uint64](PullConfig{Capacity: max + 1})
 	if err != nil {
 		return nil, err
 	}
 	return &Loop{ready: ready, handles: map[uint64]*loopEntry{}, max: max}, nil
 }
 
-func (l *Loop) nextID() uint64 { return l.ids.Add(1) }
+// Token returns the token of the Loop's ready queue, which names the Loop
+// as the server of every handle on it (ring.h, "Serving").
+func (l *Loop) Token() Token { return l.ready.Token() }
+
+// reserve admits one more handle, or refuses it: the Loop is closed, or
+// has MaxHandles handles.
+func (l *Loop) reserve() (uint64, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	switch {
+	case l.closed:
+		return 0, fmt.Errorf("foreign: Loop is closed: %w", ErrClosed)
+	case l.reserved >= l.max:
+		return 0, fmt.Errorf("foreign: Loop has MaxHandles (%d) handles: %w", l.max, ErrFull)
+	}
+	l.reserved++
+	return l.ids.Add(1), nil
+}
+
+func (l *Loop) unreserve() {
+	l.mu.Lock()
+	l.reserved--
+	l.mu.Unlock()
+}
 
 func (l *Loop) attach(id uint64, h handle) {
 	l.mu.Lock()
 	l.handles[id] = &loopEntry{h: h, ref: true}
+	closed := l.closed // Close ran between reserve and now
 	l.mu.Unlock()
 	l.refs.Add(1)
+	if closed {
+		h.base().closeIntake()
+	}
 	// Work may have arrived before the entry existed; look once.
 	if h.work() {
-		cNotify(h.core().c)
+		cKick(h.base().r.token)
 	}
 }
 
-// wakeRun makes Run look at the references again.
-func (l *Loop) wakeRun() { _ = l.ready.Post(0) }
+// wakeRun makes Run look at the references again. At most one wake-up is
+// queued at a time, so they cannot fill the ready queue.
+func (l *Loop) wakeRun() {
+	if l.wakeSet.CompareAndSwap(false, true) {
+		_ = l.ready.Post(0)
+	}
+}
 
 // setRef marks a handle as keeping Run alive, or not.
 func (l *Loop) setRef(id uint64, ref bool) {
@@ -95,26 +143,56 @@ func (l *Loop) setRef(id uint64, ref bool) {
 }
 
 // Run serves the Loop's handles until ctx is done (it returns ctx's error)
-// or no referenced handle is left open (it returns nil). Handlers run on
-// the calling goroutine. Run must not be called twice at once.
+// or no referenced handle is left open (it returns nil; also once Close
+// has closed them all). Handlers run on the calling goroutine. Run must not
+// be called twice at once (ErrInvalid), nor after Close (ErrClosed).
 func (l *Loop) Run(ctx context.Context) error {
-	if !l.run.CompareAndSwap(0, goid()) {
+	l.runMu.Lock()
+	switch {
+	case l.running != nil:
+		l.runMu.Unlock()
 		return fmt.Errorf("foreign: Loop.Run called twice: %w", ErrInvalid)
+	case l.isClosed():
+		l.runMu.Unlock()
+		return fmt.Errorf("foreign: Loop.Run after Close: %w", ErrClosed)
 	}
-	defer l.run.Store(0)
+	exit := make(chan struct{})
+	l.running = exit
+	l.runMu.Unlock()
+	defer func() {
+		l.runMu.Lock()
+		l.running = nil
+		close(exit)
+		l.runMu.Unlock()
+		if l.isClosed() { // closed from a handler: free the ready queue now
+			_ = l.ready.Close()
+		}
+	}()
 	var ids [maxBatch]uint64
 	for l.refs.Load() > 0 {
 		n, err := l.ready.RecvBatch(ctx, ids[:])
+		if errors.Is(err, ErrClosed) && l.isClosed() {
+			return nil
+		}
 		if err != nil {
 			return err
 		}
-		for _, id := range ids[:n] {
-			if id != 0 {
-				l.serve(id)
-			}
-		}
+		l.dispatch.Lock()
+		l.serveIDs(ids[:n])
+		l.dispatch.Unlock()
 	}
 	return nil
+}
+
+// serveIDs serves a batch of ready ids. The caller holds dispatch.
+func (l *Loop) serveIDs(ids []uint64) {
+	for _, id := range ids {
+		if id == 0 {
+			l.wakeSet.Store(false) // then Run reads refs again
+			continue
+		}
+		l.serve(id)
+	}
 }
 
 // serve gives one ready handle a batch, then takes it off the ready queue,
@@ -130,29 +208,91 @@ func (l *Loop) serve(id uint64) {
 	h := e.h
 	h.serve()
 	if h.drained() {
+		// scheduled stays 1: a late notify cannot queue a finished handle.
+		h.finish()
 		l.mu.Lock()
 		delete(l.handles, id)
+		l.reserved--
+		ref := e.ref
 		l.mu.Unlock()
-		h.finish()
-		if e.ref && l.refs.Add(-1) == 0 {
+		if ref && l.refs.Add(-1) == 0 {
 			l.wakeRun()
 		}
 		return
 	}
-	c := h.core().c
+	c := h.base().r.c
 	c.scheduled.Store(0) // then look for work: pairs with the producers' claim, then load
 	if h.work() && c.scheduled.CompareAndSwap(0, 1) {
-		_ = l.ready.Post(id)
+		_ = l.ready.Post(id) // cannot be full: each handle is queued at most once
 	}
 }
 
-// Close releases the Loop. Close its handles first: their later posts
-// would find no Loop to wake.
-func (l *Loop) Close() error { return l.ready.Close() }
+// waitFor waits until done is closed: a handle of the Loop has been
+// delivered and torn down. While Run runs, Run does that; while it does
+// not, the caller serves the Loop itself, holding dispatch so that no two
+// handlers ever overlap.
+func (l *Loop) waitFor(done <-chan struct{}) {
+	var ids [maxBatch]uint64
+	for {
+		select {
+		case <-done:
+			return
+		default:
+		}
+		l.runMu.Lock()
+		exit := l.running
+		l.runMu.Unlock()
+		if exit != nil {
+			select {
+			case <-done:
+				return
+			case <-exit: // Run returned: serve the rest here
+			}
+			continue
+		}
+		if l.dispatch.TryLock() {
+			l.serveIDs(ids[:l.ready.tryRecv(ids[:])])
+			l.dispatch.Unlock()
+		}
+		runtime.Gosched() // a producer may be between its claim and its publish
+	}
+}
 
-// Ref makes the handle keep its Loop's Run going (the default); Unref lets
-// Run return while the handle is still open. Without a Loop they do nothing.
-func (q *Queue[T]) Ref() { q.r.setRef(true) }
+func (l *Loop) isClosed() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.closed
+}
 
-// Unref: see Ref.
-func (q *Queue[T]) Unref() { q.r.setRef(false) }
+// Close closes every handle on the Loop (their later posts, calls and
+// triggers fail with ErrClosed), delivers what they accepted and runs
+// their OnClose hooks, then releases the Loop: Run returns nil, and
+// handles can no longer join it. When Close returns all of that is done;
+// while Run is not running Close serves the handles itself. Called from a
+// handler on the Loop, Close cannot wait: Run finishes the delivery and
+// then returns. Close is idempotent.
+func (l *Loop) Close() error {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return nil
+	}
+	l.closed = true
+	hs := make([]*core, 0, len(l.handles))
+	for _, e := range l.handles {
+		hs = append(hs, e.h.base())
+	}
+	l.mu.Unlock()
+	for _, h := range hs {
+		h.closeIntake()
+	}
+	if cServing() == l.Token() {
+		l.wakeRun()
+		return nil
+	}
+	for _, h := range hs {
+		l.waitFor(h.done)
+	}
+	l.wakeRun()
+	return l.ready.Close()
+}

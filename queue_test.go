@@ -22,10 +22,11 @@ func TestPlainTypeCheck(t *testing.T) {
 		B float64
 	}
 	ok := []func() error{
-		func() error { _, err := NewQueue[int64](nil, Config{}); return closeQ(err) },
-		func() error { _, err := NewQueue[[3]byte](nil, Config{}); return err },
-		func() error { _, err := NewQueue[struct{ X inner }](nil, Config{}); return err },
-		func() error { _, err := NewQueue[complex128](nil, Config{}); return err },
+		func() error { _, err := NewPullQueue[int64](PullConfig{}); return closeQ(err) },
+		func() error { _, err := NewPullQueue[[3]byte](PullConfig{}); return err },
+		func() error { _, err := NewPullQueue[struct{ X inner }](PullConfig{}); return err },
+		func() error { _, err := NewPullQueue[complex128](PullConfig{}); return err },
+		func() error { _, err := NewPullQueue[struct{}](PullConfig{}); return closeQ(err) }, // counted empty messages
 	}
 	for i, f := range ok {
 		if err := f(); err != nil {
@@ -33,17 +34,16 @@ func TestPlainTypeCheck(t *testing.T) {
 		}
 	}
 	bad := map[string]func() error{
-		"pointer":   func() error { _, err := NewQueue[*int](nil, Config{}); return err },
-		"string":    func() error { _, err := NewQueue[struct{ S string }](nil, Config{}); return err },
-		"slice":     func() error { _, err := NewQueue[[]byte](nil, Config{}); return err },
-		"map":       func() error { _, err := NewQueue[map[int]int](nil, Config{}); return err },
-		"interface": func() error { _, err := NewQueue[struct{ E error }](nil, Config{}); return err },
-		"chan":      func() error { _, err := NewQueue[[2]chan int](nil, Config{}); return err },
-		"func":      func() error { _, err := NewQueue[func()](nil, Config{}); return err },
-		"unsafe":    func() error { _, err := NewQueue[unsafe.Pointer](nil, Config{}); return err },
-		"empty":     func() error { _, err := NewQueue[struct{}](nil, Config{}); return err },
-		"too big":   func() error { _, err := NewQueue[[1 << 17]byte](nil, Config{}); return err },
-		"capacity":  func() error { _, err := NewQueue[int](nil, Config{Capacity: -1}); return err },
+		"pointer":   func() error { _, err := NewPullQueue[*int](PullConfig{}); return err },
+		"string":    func() error { _, err := NewPullQueue[struct{ S string }](PullConfig{}); return err },
+		"slice":     func() error { _, err := NewPullQueue[[]byte](PullConfig{}); return err },
+		"map":       func() error { _, err := NewPullQueue[map[int]int](PullConfig{}); return err },
+		"interface": func() error { _, err := NewPullQueue[struct{ E error }](PullConfig{}); return err },
+		"chan":      func() error { _, err := NewPullQueue[[2]chan int](PullConfig{}); return err },
+		"func":      func() error { _, err := NewPullQueue[func()](PullConfig{}); return err },
+		"unsafe":    func() error { _, err := NewPullQueue[unsafe.Pointer](PullConfig{}); return err },
+		"too big":   func() error { _, err := NewPullQueue[[1 << 17]byte](PullConfig{}); return err },
+		"capacity":  func() error { _, err := NewPullQueue[int](PullConfig{Capacity: -1}); return err },
 	}
 	for name, f := range bad {
 		err := f()
@@ -51,10 +51,10 @@ func TestPlainTypeCheck(t *testing.T) {
 			t.Errorf("%s: got %v, want a foreign: error", name, err)
 		}
 	}
-	_, err := NewQueue[struct {
+	_, err := NewPullQueue[struct {
 		A int
 		S string
-	}](nil, Config{})
+	}](PullConfig{})
 	if err == nil || !strings.Contains(err.Error(), ".S is a string") {
 		t.Errorf("error should name the field: %v", err)
 	}
@@ -65,7 +65,7 @@ func closeQ(err error) error { return err }
 // Token 0, small and random integers, a stale token, a NULL message and a
 // wrong length all get an error code from foreign_post, never a crash.
 func TestBadInput(t *testing.T) {
-	q, err := NewQueue(func(cthreads.Msg) {}, Config{Capacity: 16})
+	q, err := NewQueue(func(cthreads.Msg) {}, QueueConfig{Capacity: 16})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +110,7 @@ func TestBadInput(t *testing.T) {
 
 	// The block is reused by new queues; the old token stays dead.
 	for range 5 {
-		q2, err := NewQueue(func(cthreads.Msg) {}, Config{Capacity: 16})
+		q2, err := NewQueue(func(cthreads.Msg) {}, QueueConfig{Capacity: 16})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -159,7 +159,7 @@ func TestHandlerPanic(t *testing.T) {
 		if v%10 == 0 {
 			panic(v)
 		}
-	}, Config{Name: "p", OnPanic: func(e *PanicError) { reports = append(reports, e) }})
+	}, QueueConfig{Name: "p", OnPanic: func(e *PanicError) { reports = append(reports, e) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,7 +177,7 @@ func TestHandlerPanic(t *testing.T) {
 		t.Fatalf("panics %d reports %d delivered %d", st.Panics, len(reports), st.Delivered)
 	}
 	e := reports[3]
-	if e.Value != 30 || e.Queue != "p" || !errors.Is(e, ErrPanic) || !bytes.Contains(e.Stack, []byte("TestHandlerPanic")) {
+	if e.Value != 30 || e.Name != "p" || !errors.Is(e, ErrPanic) || !bytes.Contains(e.Stack, []byte("TestHandlerPanic")) {
 		t.Errorf("bad report: %v %q", e, e.Stack[:min(200, len(e.Stack))])
 	}
 }
@@ -188,13 +188,13 @@ func TestHandlerPanicDefaultLog(t *testing.T) {
 	old := slog.Default()
 	slog.SetDefault(slog.New(slog.NewTextHandler(&buf, nil)))
 	defer slog.SetDefault(old)
-	q, err := NewBatchQueue(func([]int) { panic("boom") }, Config{Name: "logged"})
+	q, err := NewBatchQueue(func([]int) { panic("boom") }, QueueConfig{Name: "logged"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	q.Post(1)
 	q.Close()
-	if out := buf.String(); !strings.Contains(out, "boom") || !strings.Contains(out, "queue=logged") {
+	if out := buf.String(); !strings.Contains(out, "boom") || !strings.Contains(out, "name=logged") {
 		t.Errorf("log: %q", out)
 	}
 }
@@ -209,7 +209,7 @@ func TestBatchHandler(t *testing.T) {
 			}
 			got++
 		}
-	}, Config{Capacity: 4096})
+	}, QueueConfig{Capacity: 4096})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,7 +225,7 @@ func TestBatchHandler(t *testing.T) {
 }
 
 func TestPullMode(t *testing.T) {
-	q, err := NewQueue[int](nil, Config{Capacity: 8})
+	q, err := NewPullQueue[int](PullConfig{Capacity: 8})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -288,7 +288,7 @@ func TestPullMode(t *testing.T) {
 	}
 
 	// A parked Recv is woken by Close.
-	q2, _ := NewQueue[int](nil, Config{})
+	q2, _ := NewPullQueue[int](PullConfig{})
 	go func() { time.Sleep(10 * time.Millisecond); q2.Close() }()
 	within(t, 5*time.Second, "Recv woken by Close", func() {
 		if _, err := q2.Recv(ctx); err != ErrClosed {
@@ -296,12 +296,10 @@ func TestPullMode(t *testing.T) {
 		}
 	})
 
-	// Recv on a handler queue is a usage error.
-	q3, _ := NewQueue(func(int) {}, Config{})
-	if _, err := q3.Recv(ctx); !errors.Is(err, ErrInvalid) {
-		t.Errorf("Recv with handler: %v", err)
+	// A handler queue without a handler is a usage error.
+	if _, err := NewQueue[int](nil, QueueConfig{}); !errors.Is(err, ErrInvalid) {
+		t.Errorf("NewQueue(nil): %v", err)
 	}
-	q3.Close()
 }
 
 // Close called from inside the handler returns (it cannot wait for itself),
@@ -316,7 +314,7 @@ func TestCloseFromHandler(t *testing.T) {
 			q.Close()
 			close(closed)
 		}
-	}, Config{})
+	}, QueueConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -341,7 +339,7 @@ func TestOneWakeupPerBurst(t *testing.T) {
 			<-gate
 		}
 		got.Add(1)
-	}, Config{Capacity: 1024})
+	}, QueueConfig{Capacity: 1024})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -377,7 +375,9 @@ func TestOneWakeupPerBurst(t *testing.T) {
 func TestNoLostWakeups(t *testing.T) {
 	for _, pipe := range []bool{false, true} {
 		seen := make(chan int, 1)
-		q, err := NewQueue(func(v int) { seen <- v }, Config{pipe: pipe})
+		var q *Queue[int]
+		var err error
+		withHooks(hooks{pipe: pipe}, func() { q, err = NewQueue(func(v int) { seen <- v }, QueueConfig{}) })
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -405,14 +405,14 @@ func TestNoLostWakeups(t *testing.T) {
 // Queues are made and closed many times; their C blocks are recycled.
 func TestOpenCloseChurn(t *testing.T) {
 	for i := range 2000 {
-		q, err := NewQueue(func(int) {}, Config{Capacity: 4})
+		q, err := NewQueue(func(int) {}, QueueConfig{Capacity: 4})
 		if err != nil {
 			t.Fatal(i, err)
 		}
 		q.Post(i)
 		q.Close()
 	}
-	p, err := NewQueue[int](nil, Config{})
+	p, err := NewPullQueue[int](PullConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -425,7 +425,7 @@ func TestOpenCloseChurn(t *testing.T) {
 // A pull-mode queue dropped without Close is freed by its cleanup, even
 // with C producers still posting into it: they are refused from then on.
 func TestAbandonedPullQueue(t *testing.T) {
-	q, err := NewQueue[cthreads.Msg](nil, Config{Capacity: 64})
+	q, err := NewPullQueue[cthreads.Msg](PullConfig{Capacity: 64})
 	if err != nil {
 		t.Fatal(err)
 	}

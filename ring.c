@@ -166,6 +166,31 @@ void fq_notify(fq_ctl *c) {
 	}
 }
 
+static void leave_waiters(void *p) {
+	fq_ctl *c = p;
+	atomic_fetch_sub_explicit(&c->waiters, 1, memory_order_relaxed);
+}
+
+// wait_room is one round of waiting for room; see "Waiting" in ring.h. It
+// returns claim's code, or FOREIGN_ETIMEDOUT.
+static int wait_room(fq_ctl *c, uint64_t tgen, int mode, size_t len, int64_t deadline, uint64_t *pos,
+                     uint64_t *mask) {
+	volatile int rc; // set after the cleanup handler's setjmp
+	atomic_fetch_add_explicit(&c->waiters, 1, memory_order_seq_cst);
+	// A waiter cancelled or exiting in fq_wait32 still leaves waiters.
+	pthread_cleanup_push(leave_waiters, c);
+	uint32_t seen = atomic_load_explicit(&c->space_seq, memory_order_seq_cst);
+	rc = claim(c, tgen, mode, len, 0, 1, pos, mask);
+	if (rc == FOREIGN_EFULL) {
+		if (deadline >= 0 && fq_now_ns() >= deadline)
+			rc = FOREIGN_ETIMEDOUT;
+		else if (fq_wait32(&c->space_seq, seen, deadline) == 0)
+			rc = claim(c, tgen, mode, len, 0, 1, pos, mask);
+	}
+	pthread_cleanup_pop(1);
+	return rc;
+}
+
 int fq_post(foreign_token t, int mode, uint64_t hdr, const void *msg, size_t len, int64_t deadline) {
 	fq_ctl *c = fq_lookup(t);
 	if (c == NULL)
@@ -173,23 +198,17 @@ int fq_post(foreign_token t, int mode, uint64_t hdr, const void *msg, size_t len
 	if (mode == FQ_MODE_POST && len == 0 &&
 	    atomic_load_explicit(&c->kind, memory_order_relaxed) == FQ_KIND_NOTIFIER)
 		return fq_trigger(t, FQ_KIND_NOTIFIER, 0); // a notifier's trigger: no payload
-	if (msg == NULL && (mode == FQ_MODE_POST || len > 0))
+	if (msg == NULL && len > 0) // an empty message (a Queue[struct{}]) needs no buffer
 		return FOREIGN_EINVAL;
 	uint64_t tgen = fq_token_gen(t);
 	uint64_t pos, mask;
 	int rc = claim(c, tgen, mode, len, deadline == FQ_NO_WAIT, 0, &pos, &mask);
 	while (rc == FOREIGN_EFULL && deadline != FQ_NO_WAIT) {
-		// Waiting for room; see "Waiting" in ring.h.
-		atomic_fetch_add_explicit(&c->waiters, 1, memory_order_seq_cst);
-		uint32_t seen = atomic_load_explicit(&c->space_seq, memory_order_seq_cst);
-		rc = claim(c, tgen, mode, len, 0, 1, &pos, &mask);
-		if (rc == FOREIGN_EFULL) {
-			if (deadline >= 0 && fq_now_ns() >= deadline)
-				rc = FOREIGN_ETIMEDOUT;
-			else if (fq_wait32(&c->space_seq, seen, deadline) == 0)
-				rc = claim(c, tgen, mode, len, 0, 1, &pos, &mask);
-		}
-		atomic_fetch_sub_explicit(&c->waiters, 1, memory_order_relaxed);
+		// The consumer cannot make room while we wait on its own thread
+		// (workers aside: their consumer is another goroutine).
+		if (fq_served_here(t, c) && atomic_load_explicit(&c->workers, memory_order_relaxed) <= 1)
+			return FOREIGN_EDEADLK;
+		rc = wait_room(c, tgen, mode, len, deadline, &pos, &mask);
 		if (rc == FOREIGN_ECLOSED)
 			atomic_fetch_add_explicit(&c->rejected_closed, 1, memory_order_relaxed);
 		if (rc == FOREIGN_ETIMEDOUT) {
@@ -281,7 +300,8 @@ int fq_open_handle(const fq_open_args *a, uintptr_t *token, fq_ctl **out) {
 	    (call_ret < 0 || call_ret > FQ_MAX_RET || call_arg < 0 || (uint64_t)call_arg + 8 > msg_size))
 		return -EINVAL;
 	if (sigkind ? (msg_size != 0 || capacity != 0)
-	            : (msg_size == 0 || msg_size > FQ_MAX_MSG || capacity == 0 || capacity > FQ_MAX_CAPACITY ||
+	            : ((a->kind == FQ_KIND_FUNC && msg_size == 0) || msg_size > FQ_MAX_MSG || capacity == 0 ||
+	               capacity > FQ_MAX_CAPACITY ||
 	               (capacity & (capacity - 1)) != 0))
 		return -EINVAL;
 #ifndef __linux__
@@ -358,10 +378,10 @@ int fq_open_handle(const fq_open_args *a, uintptr_t *token, fq_ctl **out) {
 	atomic_store_explicit(&c->scheduled, 0, memory_order_relaxed);
 	atomic_store_explicit(&c->loop_token, a->loop_token, memory_order_relaxed);
 	atomic_store_explicit(&c->handle_id, a->handle_id, memory_order_relaxed);
-	atomic_store_explicit(&c->sig, 0, memory_order_relaxed);
+	atomic_store_explicit(&c->sig, gen << FQ_GEN_SHIFT, memory_order_relaxed);
 	atomic_store_explicit(&c->sig_fd, srfd, memory_order_relaxed);
 	atomic_store_explicit(&c->sig_wfd, swfd, memory_order_relaxed);
-	atomic_store_explicit(&c->refs, gen << FQ_GEN_SHIFT | 1, memory_order_relaxed); // see handle.c
+	atomic_store_explicit(&c->refs, gen << FQ_GEN_SHIFT | FQ_REFS_GO, memory_order_relaxed); // see handle.c
 	// sig_inflight carries over, like waiters: a stale trigger may still
 	// be on its way out and its decrement must balance.
 	atomic_store_explicit(&c->head, start, memory_order_relaxed);
@@ -374,7 +394,9 @@ int fq_open_handle(const fq_open_args *a, uintptr_t *token, fq_ctl **out) {
 	atomic_store_explicit(&c->call_ret, a->kind == FQ_KIND_FUNC ? (uint64_t)call_ret + 1 : 0, memory_order_relaxed);
 	atomic_store_explicit(&c->call_arg, a->kind == FQ_KIND_FUNC ? (uint64_t)call_arg : 0, memory_order_relaxed);
 	atomic_store_explicit(&c->timed_out, 0, memory_order_relaxed);
-	atomic_store_explicit(&c->consumer_tid, 0, memory_order_relaxed);
+	atomic_store_explicit(&c->workers, a->workers > 1 ? a->workers : 1, memory_order_relaxed);
+	// nested carries over, like waiters: a nested caller of the previous
+	// generation may still be leaving, and its decrement must balance.
 	// space_seq and waiters carry over: a waiter of the previous generation
 	// may still be leaving, and its decrement must balance.
 	// Publishes everything above to producers whose acquire load sees gen.
@@ -386,24 +408,65 @@ int fq_open_handle(const fq_open_args *a, uintptr_t *token, fq_ctl **out) {
 	return 0;
 }
 
-uint64_t fq_set_closed(fq_ctl *c) {
+int fq_set_closed(fq_ctl *c, uint64_t gen, uint64_t *final) {
 	uint64_t tail = atomic_load_explicit(&c->tail, memory_order_acquire);
 	// seq_cst: a consumer that parks after this sees closed (see ring.h).
-	while (!(tail & FQ_CLOSED) &&
-	       !atomic_compare_exchange_weak_explicit(&c->tail, &tail, tail | FQ_CLOSED,
-	                                              memory_order_seq_cst, memory_order_acquire)) {
+	for (;;) {
+		if (fq_tail_gen(tail) != gen)
+			return fq_stale_code(gen, fq_tail_gen(tail));
+		if ((tail & FQ_CLOSED) ||
+		    atomic_compare_exchange_weak_explicit(&c->tail, &tail, tail | FQ_CLOSED, memory_order_seq_cst,
+		                                          memory_order_acquire))
+			break;
 	}
-	return tail & FQ_POS_MASK;
+	// Signals: closed in the sig word too, so no trigger is accepted after
+	// the close (ring.h, "Signals"). Only a word of our generation is
+	// changed; the block cannot be reused before this handle is freed.
+	uint64_t sig = atomic_load_explicit(&c->sig, memory_order_acquire);
+	while ((sig >> FQ_GEN_SHIFT) == gen && !(sig & FQ_SIG_CLOSED) &&
+	       !atomic_compare_exchange_weak_explicit(&c->sig, &sig, sig | FQ_SIG_CLOSED, memory_order_seq_cst,
+	                                              memory_order_acquire)) {
+	}
+	if (final != NULL)
+		*final = tail & FQ_POS_MASK;
+	return 0;
 }
 
-uint64_t fq_close(fq_ctl *c) {
-	uint64_t final = fq_set_closed(c);
+// close_gen is Close: closed, then every waiter and the consumer woken.
+static int close_gen(fq_ctl *c, uint64_t gen, uint64_t *final) {
+	int rc = fq_set_closed(c, gen, final);
+	if (rc != 0)
+		return rc;
 	// Wake every producer waiting for room: they will see the closed bit.
 	fq_space(c);
 	// And the consumer, if it parked (or its Loop). fq_notify's seq_cst load
 	// after the seq_cst CAS above is the closer's side of the Dekker pair.
 	fq_notify(c);
+	return 0;
+}
+
+uint64_t fq_close(fq_ctl *c) {
+	uint64_t final = 0;
+	close_gen(c, fq_tail_gen(atomic_load_explicit(&c->tail, memory_order_acquire)), &final);
 	return final;
+}
+
+int fq_close_token(foreign_token t, uint64_t *final) {
+	fq_ctl *c = fq_lookup(t);
+	if (c == NULL)
+		return FOREIGN_EINVAL;
+	return close_gen(c, fq_token_gen(t), final);
+}
+
+int fq_kick(foreign_token t) {
+	fq_ctl *c = fq_lookup(t);
+	if (c == NULL)
+		return FOREIGN_EINVAL;
+	uint64_t gen = fq_tail_gen(atomic_load_explicit(&c->tail, memory_order_acquire));
+	if (gen != fq_token_gen(t))
+		return fq_stale_code(fq_token_gen(t), gen);
+	fq_notify(c); // at worst a spurious wake-up, if the block moves on now
+	return 0;
 }
 
 void fq_free(uintptr_t token) {

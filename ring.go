@@ -68,7 +68,8 @@ type ctl struct {
 	readFd         atomic.Int64
 	timedOut       atomic.Uint64
 	callArg        atomic.Uint64
-	consumerTid    atomic.Int64
+	workers        atomic.Uint32
+	nested         atomic.Uint32
 	spaceSeq       atomic.Uint32
 	waiters        atomic.Uint32
 
@@ -76,7 +77,13 @@ type ctl struct {
 	_    [64 - 8]byte
 }
 
-const sigPending = 1 << 32
+// The sig word of notifiers and interrupts: [gen][closed][pending][value]
+// (ring.h, "Signals").
+const (
+	sigPending = 1 << 32
+	sigClosed  = 1 << 33
+	sigValue   = 1<<32 - 1
+)
 
 // diff is a-b as a signed 44-bit number: positions wrap, so they are only
 // ever compared through their difference.
@@ -87,6 +94,7 @@ func diff(a, b uint64) int64 { return int64((a-b)<<(64-posBits)) >> (64 - posBit
 type ring struct {
 	c        *ctl
 	token    Token
+	server   Token // who serves it: its own token, or its Loop's (ring.h, "Serving")
 	gen      uint64
 	cells    unsafe.Pointer
 	mask     uint64
@@ -103,8 +111,16 @@ type ring struct {
 
 	// Written by the consumer, read by Stats.
 	delivered atomic.Uint64
-	freed     atomic.Bool                 // set by free
+	freed     atomic.Bool                 // set by free, under life
 	final     atomic.Pointer[blockCounts] // the block's counters when freed
+
+	// Go producers count their refusals here, not in the block: a block
+	// can be reused between a claim's check and its count.
+	goFull, goClosed, goTimedOut atomic.Uint64
+
+	// life is held (read) by Go operations that use the block's file
+	// descriptors, so that free cannot close them underneath.
+	life sync.RWMutex
 
 	goWaiters atomic.Int32
 	roomMu    sync.Mutex
@@ -122,6 +138,7 @@ type openArgs struct {
 	wakeKind, kind    int
 	withFd            bool
 	callArg, callRet  int
+	workers           int
 	loop              *Loop
 }
 
@@ -130,10 +147,16 @@ type openArgs struct {
 func openRing(a openArgs) (*ring, error) {
 	var id uint64
 	if a.loop != nil {
-		id = a.loop.nextID()
+		var err error
+		if id, err = a.loop.reserve(); err != nil {
+			return nil, err
+		}
 	}
 	tok, c, cells, err := cOpen(a, id)
 	if err != nil {
+		if a.loop != nil {
+			a.loop.unreserve()
+		}
 		return nil, err
 	}
 	r := &ring{
@@ -147,7 +170,10 @@ func openRing(a openArgs) (*ring, error) {
 		start:    c.start.Load(),
 		head:     c.head.Load(),
 	}
-	r.loop, r.id = a.loop, id
+	r.loop, r.id, r.server = a.loop, id, tok
+	if a.loop != nil {
+		r.server = a.loop.Token()
+	}
 	if a.loop == nil {
 		fd := c.readFd.Load()
 		// The fd is non-blocking, so os.NewFile registers it with the
@@ -177,7 +203,7 @@ func (r *ring) claim(fresh, count bool) (pos uint64, err error) {
 		}
 		if tail&closedBit != 0 {
 			if count {
-				c.rejectedClosed.Add(1)
+				r.goClosed.Add(1)
 			}
 			return 0, ErrClosed
 		}
@@ -191,7 +217,7 @@ func (r *ring) claim(fresh, count bool) (pos uint64, err error) {
 			depth = diff(pos, head)
 			if depth > int64(r.mask) {
 				if count {
-					c.rejectedFull.Add(1)
+					r.goFull.Add(1)
 				}
 				return 0, ErrFull
 			}
@@ -297,6 +323,10 @@ func (r *ring) roomAppeared() {
 func (r *ring) postWait(ctx context.Context) (uint64, error) {
 	pos, err := r.claim(false, false)
 	for err == ErrFull {
+		// The consumer cannot make room while we wait on its own thread.
+		if r.c.workers.Load() <= 1 && r.servedHere() {
+			return 0, ErrDeadlock
+		}
 		r.goWaiters.Add(1)
 		room := r.roomChan() // before the retry: a release after it closes room
 		pos, err = r.claim(true, false)
@@ -305,13 +335,13 @@ func (r *ring) postWait(ctx context.Context) (uint64, error) {
 			case <-room:
 			case <-ctx.Done():
 				err = ctx.Err()
-				r.c.timedOut.Add(1)
+				r.goTimedOut.Add(1)
 			}
 		}
 		r.goWaiters.Add(-1)
 	}
 	if err == ErrClosed {
-		r.c.rejectedClosed.Add(1)
+		r.goClosed.Add(1)
 	}
 	return pos, err
 }
@@ -394,7 +424,7 @@ func (r *ring) sleep(ctx context.Context) error {
 // that claimed a cell before the close are still writing it; the ring is
 // freed only after the last of them has published. Consumer only.
 func (r *ring) discard() {
-	final := cClose(r.c)
+	final, _ := cClose(r.token)
 	for ; r.head != final; r.head = (r.head + 1) & posMask {
 		for {
 			if _, ok := r.ready(r.head); ok {
@@ -412,8 +442,10 @@ func (r *ring) discard() {
 func (r *ring) free() {
 	final := r.readBlock()
 	r.final.Store(&final)
+	r.life.Lock()
 	r.freed.Store(true)
 	cFree(r.token) // sets park DEAD before the fd can go away
+	r.life.Unlock()
 	if r.wake != nil {
 		_ = r.wake.Close()
 	}
@@ -431,33 +463,64 @@ func (r *ring) readBlock() blockCounts {
 		c.wakeups.Load(), c.timedOut.Load()}
 }
 
-// counts returns the block's counters. After free, producers holding the
-// token still count their refused posts in the block until it is reused
-// for another handle (a new generation); until then the live values, never
-// less than the snapshot, are ours.
+// counts returns the block's counters, with the Go producers' added.
+// After free, producers holding the token still count their refused posts
+// in the block until it is reused for another handle (a new generation);
+// until then the live values, never less than the snapshot, are ours.
 func (r *ring) counts() blockCounts {
+	b := r.blockCounts()
+	b.rejectedFull += r.goFull.Load()
+	b.rejectedClosed += r.goClosed.Load()
+	b.timedOut += r.goTimedOut.Load()
+	return b
+}
+
+func (r *ring) blockCounts() blockCounts {
 	final := r.final.Load()
 	live := r.readBlock()
+	if r.c.tail.Load()>>genShift != r.gen {
+		if final == nil { // cannot be: a block is reused only after free
+			return blockCounts{}
+		}
+		return *final
+	}
 	if final == nil {
 		return live // not freed, so not reused: the block is ours
-	}
-	if r.c.tail.Load()>>genShift != r.gen {
-		return *final
 	}
 	return blockCounts{max(live.highWater, final.highWater), max(live.rejectedFull, final.rejectedFull),
 		max(live.rejectedClosed, final.rejectedClosed), max(live.wakeups, final.wakeups),
 		max(live.timedOut, final.timedOut)}
 }
 
-// dropRef drops the Go side's reference (foreign_release).
-func (r *ring) dropRef() error { return FromCode(cRelease(r.token)) }
+// current reports whether the block still holds this handle's generation.
+func (r *ring) current() bool { return r.c.tail.Load()>>genShift == r.gen }
 
-// setRef marks the handle as keeping its Loop's Run going, or not.
-func (r *ring) setRef(ref bool) {
-	if r.loop != nil {
-		r.loop.setRef(r.id, ref)
+// depth is the number of accepted messages not yet consumed; 0 once freed.
+func (r *ring) depth() uint64 {
+	tail, head := r.c.tail.Load(), r.c.head.Load()
+	if r.freed.Load() || tail>>genShift != r.gen {
+		return 0 // a freed queue was drained
 	}
+	return uint64(max(diff(tail&posMask, head), 0))
 }
+
+// enter marks the calling goroutine's thread as serving this handle, for
+// the self-deadlock checks (ring.h, "Serving"); leave undoes it. The
+// goroutine stays locked to its thread in between.
+func (r *ring) enter() uint64 {
+	runtime.LockOSThread()
+	return cServeEnter(r.server)
+}
+
+func (r *ring) leave(old uint64) {
+	cServeLeave(old)
+	runtime.UnlockOSThread()
+}
+
+// servedHere reports whether the caller runs on the thread serving this
+// handle (in its handler, or in another handler of its Loop), where
+// waiting for the handle would wait for itself.
+func (r *ring) servedHere() bool { return cServing() == r.server }
 
 // spinner is the consumer's spin-then-park policy, in one place. Once the
 // ring runs empty the consumer keeps looking for spinFor, pausing longer

@@ -68,7 +68,10 @@
  * The consumer stores head (seq_cst) and then loads waiters; if any, it bumps
  * space_seq and wakes them all. Dekker again: the retry sees the new head, or
  * the consumer sees the waiter. Close bumps space_seq too, so every waiter
- * wakes and is refused with ECLOSED.
+ * wakes and is refused with ECLOSED. A waiter that is cancelled
+ * (pthread_cancel) or exits while asleep leaves through a cleanup handler
+ * that takes it out of waiters; the condition-variable fallback unlocks its
+ * bucket there too, and the futex sleep is a cancellation point.
  *
  * Calls (call.c). A queue made for a Go function has call_ret = result size
  * + 1 and call_arg = argument size; plain posts to it are refused and calls
@@ -82,15 +85,40 @@
  * result, stores DONE and wakes the caller if it slept. A caller that times
  * out CASes to ABANDONED; if that fails the result is being written and it
  * waits for DONE. So a late result is never written into memory the caller
- * has taken back: its CAS fails and it is counted and dropped. consumer_tid
- * is the thread running the Go function (0 when none); a call from that very
- * thread fails with EDEADLK instead of waiting for itself.
+ * has taken back: its CAS fails and it is counted and dropped.
+ *
+ * A thread makes one call at a time: in_call (thread-local) is set for the
+ * whole of foreign_call, so a call from a signal handler that interrupted
+ * the same thread's call is refused (EDEADLK) instead of reusing its slot.
+ * A caller cancelled (pthread_cancel) or exiting while it waits abandons
+ * its slot from a cleanup handler: the slot goes back to the pool with its
+ * call ABANDONED, exactly as after a timeout.
+ *
+ * Serving and self-deadlock. The Go side marks the OS thread that runs a
+ * handler with the handle's server token (thread-local serving, set by
+ * fq_serve_enter while the goroutine is locked to the thread): the handle's
+ * own token, or its Loop's when it is on one. A blocking operation that
+ * would wait for the thread it runs on fails at once with EDEADLK: a call
+ * into a handle whose server is this thread, and a post_wait into a full
+ * queue whose server is this thread. A Func with workers > 1 allows nested
+ * calls from its workers while at least one worker is not itself waiting
+ * in a nested call: nested counts them, and the call that would make every
+ * worker wait fails with EDEADLK.
  *
  * Signals (notifiers and interrupts, handle.c). They have no ring; the tail
- * word only carries gen and closed. A trigger exchanges sig to PENDING|value
- * (seq_cst; latest value wins) and, only if it was not pending, writes
- * sig_fd (readable while pending) and wakes the consumer as a post does. The
- * consumer takes the value with an exchange to 0.
+ * word only carries gen and closed. The sig word is [gen:19][closed:1 at
+ * bit 33][pending:1 at bit 32][value:32], the generation where the tail has
+ * it. A trigger CASes sig from a word of its own generation without the
+ * closed bit to PENDING|value (seq_cst; latest value wins) and, only if it
+ * was not pending, writes sig_fd (readable while pending) and wakes the
+ * consumer as a post does. Any close sets the closed bit in sig as well as
+ * in the tail (fq_set_closed), so a trigger is either in before the close,
+ * and delivered by the drain, or refused: never accepted into a handle that
+ * is already torn down. The consumer takes the value with a CAS that keeps
+ * gen (and closed); a single-shot notifier takes it and sets closed in the
+ * same CAS, so no trigger can slip in after its one run. A Go reader of an
+ * old handle (Pending, Take) compares the generation in the word it read:
+ * it never sees or steals a signal of the handle that reused the block.
  *
  * Loops. A handle attached to a Loop has no consumer of its own: loop_token
  * names the Loop's ready queue and handle_id the handle in it. After a
@@ -102,13 +130,23 @@
  * in the ready queue at most once, so a ready queue as large as the number
  * of handles can never be full.
  *
- * References (foreign_acquire/foreign_release, handle.c). refs carries the
- * generation beside the count, so a stale token's CAS fails. It starts at 1,
- * the Go side's own reference. acquire raises it unless it is 0 (then
- * ECLOSED); release lowers it, and the release that reaches 0 closes the
- * queue exactly as Close does, but with only a CAS and a consumer wake-up:
- * it is async-signal-safe. The consumer drains, tears down and runs the Go
- * finalizer once.
+ * References (foreign_acquire/foreign_release, handle.c). refs is
+ * [gen:19][go:1 at bit 44][count:44]: the generation (so a stale token's
+ * CAS fails), the Go side's own reference as a bit of its own, and the
+ * count of C references. C can therefore never drop the Go reference: a
+ * foreign_release with no matching acquire finds count 0, is refused with
+ * EINVAL and changes nothing. acquire raises the count unless the handle is
+ * closed or no reference is left (ECLOSED). The Go side clears its bit
+ * once (Release; again is a no-op). Whichever step leaves neither the bit
+ * nor a count closes the handle exactly as Close does; from foreign_release
+ * with only a CAS and a consumer wake-up, so it is async-signal-safe. The
+ * consumer drains, tears down and runs the Go OnClose hook once.
+ *
+ * Generations on the Go side. Every operation through a Go handle names
+ * the generation it was opened with: Close (fq_close_token), wake-ups
+ * (fq_kick), references, signals. Once its block is freed and reused, an
+ * old Go value is inert: its operations find another generation and do
+ * nothing (or report ErrClosed).
  *
  * Stats. posted is the number of claims: free, it is the tail. The high-water
  * depth is measured by the consumer at each batch (producers only know a
@@ -194,11 +232,12 @@ typedef struct fq_ctl {
 	_Atomic int64_t read_fd;     /* consumer end (pipe) or same as wake_fd */
 	_Atomic uint64_t timed_out;  /* waits and calls that gave up */
 	_Atomic uint64_t call_arg;   /* a function's argument size */
-	_Atomic int64_t consumer_tid; /* thread running a function's handler, or 0 */
+	_Atomic uint32_t workers;    /* a function's worker goroutines (1 or more) */
+	_Atomic uint32_t nested;     /* workers waiting in a call into their own function */
 	_Atomic uint32_t space_seq;  /* bumped when room appears for waiters */
 	_Atomic uint32_t waiters;    /* producers waiting for room */
 
-	/* Line 5: references (foreign_acquire/release): [gen:19][count:45]. */
+	/* Line 5: references (foreign_acquire/release): [gen:19][go:1][count:44]. */
 	_Atomic uint64_t refs;
 	char pad5[FQ_LINE - 8];
 } fq_ctl;
@@ -208,6 +247,10 @@ typedef struct fq_ctl {
 #define FQ_KIND_NOTIFIER 2
 #define FQ_KIND_INTERRUPT 3
 #define FQ_SIG_PENDING (UINT64_C(1) << 32)
+#define FQ_SIG_CLOSED (UINT64_C(1) << 33)
+#define FQ_SIG_VALUE UINT64_C(0xFFFFFFFF)
+#define FQ_REFS_GO (UINT64_C(1) << FQ_POS_BITS)
+#define FQ_REFS_COUNT (FQ_REFS_GO - 1)
 
 #define FQ_WAKE_EVENTFD 1
 #define FQ_WAKE_PIPE 2
@@ -233,7 +276,8 @@ enum {
 	FQ_OFF_CALL_RET = offsetof(fq_ctl, call_ret),
 	FQ_OFF_TIMED_OUT = offsetof(fq_ctl, timed_out),
 	FQ_OFF_CALL_ARG = offsetof(fq_ctl, call_arg),
-	FQ_OFF_CONSUMER_TID = offsetof(fq_ctl, consumer_tid),
+	FQ_OFF_WORKERS = offsetof(fq_ctl, workers),
+	FQ_OFF_NESTED = offsetof(fq_ctl, nested),
 	FQ_OFF_SPACE_SEQ = offsetof(fq_ctl, space_seq),
 	FQ_OFF_WAITERS = offsetof(fq_ctl, waiters),
 	FQ_OFF_KIND = offsetof(fq_ctl, kind),
@@ -280,13 +324,36 @@ typedef struct {
 	int wake_kind, kind, with_fd;
 	int64_t call_arg, call_ret;
 	uint64_t loop_token, handle_id;
+	uint32_t workers; /* a function's worker goroutines; 0 means 1 */
 } fq_open_args;
 int fq_open_handle(const fq_open_args *a, uintptr_t *token, fq_ctl **ctl);
 void fq_notify(fq_ctl *c);         /* wake or schedule the consumer after new work */
 int fq_trigger(foreign_token t, int kind, int value); /* notifier/interrupt trigger (handle.c) */
 int fq_drain_sig_fd(fq_ctl *c);    /* empties sig_fd */
 uint64_t fq_close(fq_ctl *c);      /* sets closed, wakes everyone; returns the final position */
-uint64_t fq_set_closed(fq_ctl *c); /* only sets closed (async-signal-safe) */
+/* fq_set_closed sets closed in the tail (and the sig word) if the block is
+ * still in generation gen; async-signal-safe. Returns 0 and the final
+ * position, or the stale-token code. */
+int fq_set_closed(fq_ctl *c, uint64_t gen, uint64_t *final);
+/* fq_close_token closes the handle t names as Close does, if t is still
+ * its generation; returns 0 (also if it was closed already) or the
+ * stale-token code, and the final position. */
+int fq_close_token(foreign_token t, uint64_t *final);
+int fq_kick(foreign_token t);      /* fq_notify, if t is still current */
+int fq_release_go(foreign_token t); /* drops the Go side's reference; see "References" */
+
+/* Serving (see "Serving and self-deadlock"). server is the token of what
+ * the calling thread now serves (0: nothing); enter returns the previous
+ * value for leave to restore. */
+uint64_t fq_serve_enter(uint64_t server);
+void fq_serve_leave(uint64_t old);
+uint64_t fq_serving(void);
+/* fq_self_call decides a call into t from this thread: 0 not served here
+ * (an ordinary call), 1 a nested call that is allowed (nested was raised;
+ * fq_self_call_end lowers it), or FOREIGN_EDEADLK. */
+int fq_self_call(foreign_token t, fq_ctl *c);
+void fq_self_call_end(fq_ctl *c);
+int fq_served_here(foreign_token t, fq_ctl *c); /* 1 if this thread serves t's consumer */
 void fq_free(uintptr_t token);     /* after close and drain: frees the ring, recycles the block */
 fq_ctl *fq_lookup(uintptr_t token); /* NULL if the token's block does not exist */
 void *fq_cells(fq_ctl *c);          /* the ring's first cell */

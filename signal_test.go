@@ -28,7 +28,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 func TestNotifierSingleShot(t *testing.T) {
 	var runs atomic.Int64
 	var finals atomic.Int64
-	n, err := NewNotifier(func() { runs.Add(1) }, Config{Finalize: func() { finals.Add(1) }})
+	n, err := NewNotifier(func() { runs.Add(1) }, NotifierConfig{OnClose: func() { finals.Add(1) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +67,7 @@ func TestNotifierRepeating(t *testing.T) {
 		if runs.Add(1) == 1 {
 			<-gate
 		}
-	}, Config{Repeat: true})
+	}, NotifierConfig{Repeat: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +86,7 @@ func TestNotifierRepeating(t *testing.T) {
 	if err != nil || res.OK == 0 || res.Other != 0 {
 		t.Fatalf("storm: %+v %v", res, err)
 	}
-	waitFor(t, "storm runs", func() bool { return !n.s.pending() })
+	waitFor(t, "storm runs", func() bool { return !n.pending() })
 	before := runs.Load()
 	n.Close()
 	if runs.Load() < 3 || runs.Load() > before+1 {
@@ -99,7 +99,7 @@ func TestNotifierRepeating(t *testing.T) {
 
 func TestNotifierPanic(t *testing.T) {
 	var reports atomic.Int64
-	n, err := NewNotifier(func() { panic("x") }, Config{Repeat: true, OnPanic: func(*PanicError) { reports.Add(1) }})
+	n, err := NewNotifier(func() { panic("x") }, NotifierConfig{Repeat: true, OnPanic: func(*PanicError) { reports.Add(1) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +126,7 @@ func TestInterruptValues(t *testing.T) {
 		if v == 1 {
 			<-gate
 		}
-	}, Config{})
+	}, InterruptConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +174,7 @@ func TestInterruptValues(t *testing.T) {
 // A long Go computation polls Pending, or is cancelled through Context,
 // from a C thread.
 func TestInterruptStopsAComputation(t *testing.T) {
-	i, err := NewInterrupt(nil, Config{})
+	i, err := NewInterrupt(nil, InterruptConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,7 +205,7 @@ func TestInterruptStopsAComputation(t *testing.T) {
 
 func TestInterruptBlock(t *testing.T) {
 	var got atomic.Int64
-	i, err := NewInterrupt(func(v int) { got.Store(int64(v)) }, Config{})
+	i, err := NewInterrupt(func(v int) { got.Store(int64(v)) }, InterruptConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,7 +235,9 @@ func TestInterruptBlock(t *testing.T) {
 // The fd is readable while a signal is pending, as epoll sees it.
 func TestInterruptFd(t *testing.T) {
 	for _, pipe := range []bool{false, true} {
-		i, err := NewInterrupt(nil, Config{pipe: pipe})
+		var i *Interrupt
+		var err error
+		withHooks(hooks{pipe: pipe}, func() { i, err = NewInterrupt(nil, InterruptConfig{}) })
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -296,15 +298,15 @@ func TestLoopOnLockedThread(t *testing.T) {
 		return func() { running.Add(-1) }
 	}
 	chk := newSeqChecker()
-	q, err := NewQueue(func(m cthreads.Msg) { defer enter()(); chk.see(m) }, Config{Loop: l, Capacity: 256})
+	q, err := NewQueue(func(m cthreads.Msg) { defer enter()(); chk.see(m) }, QueueConfig{Loop: l, Capacity: 256})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var notes atomic.Int64
-	n, _ := NewNotifier(func() { defer enter()(); notes.Add(1) }, Config{Loop: l, Repeat: true})
+	n, _ := NewNotifier(func() { defer enter()(); notes.Add(1) }, NotifierConfig{Loop: l, Repeat: true})
 	var sigs atomic.Int64
-	i, _ := NewInterrupt(func(int) { defer enter()(); sigs.Add(1) }, Config{Loop: l})
-	f, _ := NewFunc(func(m cthreads.Msg) uint64 { defer enter()(); return triple(m) }, Config{Loop: l})
+	i, _ := NewInterrupt(func(int) { defer enter()(); sigs.Add(1) }, InterruptConfig{Loop: l})
+	f, _ := NewFunc(func(m cthreads.Msg) uint64 { defer enter()(); return triple(m) }, FuncConfig{Loop: l})
 
 	done := make(chan error)
 	go func() {
@@ -335,7 +337,7 @@ func TestLoopOnLockedThread(t *testing.T) {
 	waitFor(t, "deliveries", func() bool {
 		chk.mu.Lock()
 		defer chk.mu.Unlock()
-		return chk.n == 250_000 && !n.s.pending() && !i.Pending()
+		return chk.n == 250_000 && !n.pending() && !i.Pending()
 	})
 	for _, h := range []interface{ Close() error }{q, n, i, f} {
 		h.Close()
@@ -378,7 +380,7 @@ func TestLoopThousandHandles(t *testing.T) {
 			chk.see(m)
 			total.Add(1)
 			running.Add(-1)
-		}, Config{Loop: l, Capacity: 64})
+		}, QueueConfig{Loop: l, Capacity: 64})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -415,7 +417,7 @@ func TestLoopRefs(t *testing.T) {
 	if err := l.Run(context.Background()); err != nil {
 		t.Fatalf("Run with no handles: %v", err)
 	}
-	q, _ := NewQueue(func(int) {}, Config{Loop: l})
+	q, _ := NewQueue(func(int) {}, QueueConfig{Loop: l})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
 	if err := l.Run(ctx); !errors.Is(err, context.DeadlineExceeded) {
@@ -444,7 +446,7 @@ func TestAcquireReleaseRacingPosts(t *testing.T) {
 		chk := newSeqChecker()
 		var finals atomic.Int64
 		finalized := make(chan struct{})
-		q, err := NewQueue(chk.see, Config{Capacity: 32, Finalize: func() {
+		q, err := NewQueue(chk.see, QueueConfig{Capacity: 32, OnClose: func() {
 			finals.Add(1)
 			close(finalized)
 		}})

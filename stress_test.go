@@ -15,14 +15,15 @@ import (
 func TestStressCThreads(t *testing.T) {
 	cases := []struct {
 		name      string
-		cfg       Config
+		cfg       QueueConfig
+		hooks     hooks
 		threads   int
 		perThread uint64
 	}{
-		{"eventfd", Config{Capacity: 1024}, 4, 1_000_000},
-		{"pipe", Config{Capacity: 256, pipe: true}, 4, 200_000},
-		{"wrap", Config{Capacity: 64, start: 1<<posBits - 100_000}, 4, 100_000},
-		{"capacity1", Config{Capacity: 1}, 2, 20_000},
+		{"eventfd", QueueConfig{Capacity: 1024}, hooks{}, 4, 1_000_000},
+		{"pipe", QueueConfig{Capacity: 256}, hooks{pipe: true}, 4, 200_000},
+		{"wrap", QueueConfig{Capacity: 64}, hooks{start: 1<<posBits - 100_000}, 4, 100_000},
+		{"capacity1", QueueConfig{Capacity: 1}, hooks{}, 2, 20_000},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -30,7 +31,9 @@ func TestStressCThreads(t *testing.T) {
 				tc.perThread = 200_000
 			}
 			chk := newSeqChecker()
-			q, err := NewQueue(chk.see, tc.cfg)
+			var q *Queue[cthreads.Msg]
+			var err error
+			withHooks(tc.hooks, func() { q, err = NewQueue(chk.see, tc.cfg) })
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -61,7 +64,7 @@ func TestStressCThreads(t *testing.T) {
 func TestStressGoroutines(t *testing.T) {
 	const producers, per = 8, 100_000
 	chk := newSeqChecker()
-	q, err := NewQueue(chk.see, Config{Capacity: 128})
+	q, err := NewQueue(chk.see, QueueConfig{Capacity: 128})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +96,7 @@ func TestStressGoroutines(t *testing.T) {
 // C threads and goroutines post into the same queue at once.
 func TestStressMixed(t *testing.T) {
 	chk := newSeqChecker()
-	q, err := NewQueue(chk.see, Config{Capacity: 256})
+	q, err := NewQueue(chk.see, QueueConfig{Capacity: 256})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +138,7 @@ func TestSignalStorm(t *testing.T) {
 			return
 		}
 		chk.see(m)
-	}, Config{Capacity: 4096})
+	}, QueueConfig{Capacity: 4096})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +160,7 @@ func TestSignalStorm(t *testing.T) {
 // A brand-new thread for every post.
 func TestFreshThreadPerPost(t *testing.T) {
 	chk := newSeqChecker()
-	q, err := NewQueue(chk.see, Config{Capacity: 64})
+	q, err := NewQueue(chk.see, QueueConfig{Capacity: 64})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,7 +183,9 @@ func TestCloseRacesProducers(t *testing.T) {
 	}
 	for round := range rounds {
 		chk := newSeqChecker()
-		q, err := NewQueue(chk.see, Config{Capacity: 64, pipe: round%4 == 3})
+		var q *Queue[cthreads.Msg]
+		var err error
+		withHooks(hooks{pipe: round%4 == 3}, func() { q, err = NewQueue(chk.see, QueueConfig{Capacity: 64}) })
 		if err != nil {
 			t.Fatal(err)
 		}

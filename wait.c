@@ -55,11 +55,17 @@ static unsigned bucket_of(const void *addr) {
 	return (unsigned)((a >> 3) ^ (a >> 11)) % FQ_BUCKETS;
 }
 
+static void unlock_bucket(void *mu) { pthread_mutex_unlock(mu); }
+
 static int cond_wait32(_Atomic uint32_t *addr, uint32_t val, int64_t deadline) {
 	pthread_once(&fq_buckets_once, buckets_init);
 	unsigned b = bucket_of(addr);
 	int rc = 0;
 	pthread_mutex_lock(&fq_buckets[b].mu);
+	// pthread_cond_(timed)wait is a cancellation point, and a cancelled
+	// waiter wakes with the mutex held: unlock it on the way out, or every
+	// later waiter and waker of this bucket would block for ever.
+	pthread_cleanup_push(unlock_bucket, &fq_buckets[b].mu);
 	while (atomic_load(addr) == val) {
 		if (deadline < 0) {
 			pthread_cond_wait(&fq_buckets[b].cv, &fq_buckets[b].mu);
@@ -72,7 +78,7 @@ static int cond_wait32(_Atomic uint32_t *addr, uint32_t val, int64_t deadline) {
 			break;
 		}
 	}
-	pthread_mutex_unlock(&fq_buckets[b].mu);
+	pthread_cleanup_pop(1);
 	return rc;
 }
 
@@ -97,9 +103,16 @@ int fq_wait32(_Atomic uint32_t *addr, uint32_t val, int64_t deadline) {
 			tsp = &ts;
 		}
 		// FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC deadline.
+		// The raw system call is no cancellation point of its own; made
+		// one here, as the condition-variable wait is, so that a waiter
+		// can be cancelled (its caller's cleanup handlers then run).
+		int oldtype, err;
+		pthread_setcanceltype(PTHREAD_CANCEL_ASYNCHRONOUS, &oldtype);
 		long r = syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG, val, tsp,
 		                 NULL, FUTEX_BITSET_MATCH_ANY);
-		if (r != 0 && errno == ETIMEDOUT && atomic_load(addr) == val)
+		err = errno;
+		pthread_setcanceltype(oldtype, NULL);
+		if (r != 0 && err == ETIMEDOUT && atomic_load(addr) == val)
 			return FOREIGN_ETIMEDOUT;
 		return 0;
 	}

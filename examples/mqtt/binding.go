@@ -153,7 +153,7 @@ func Subscribe(cfg Config, handler func(Message)) (*Subscriber, error) {
 	var target uintptr
 	switch cfg.Mode {
 	case Post:
-		s.q, err = foreign.NewQueue(handler, foreign.Config{Capacity: cfg.Capacity, Name: "mqtt " + cfg.Topic})
+		s.q, err = foreign.NewQueue(handler, foreign.QueueConfig{Capacity: cfg.Capacity, Name: "mqtt " + cfg.Topic})
 		if err != nil {
 			return nil, fmt.Errorf("mqtt: subscribe: %w", err)
 		}

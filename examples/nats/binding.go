@@ -135,7 +135,7 @@ func Subscribe(cfg Config, handler func(Message)) (*Subscriber, error) {
 	switch cfg.Mode {
 	case Post:
 		var err error
-		s.q, err = foreign.NewQueue(handler, foreign.Config{Capacity: cfg.Capacity, Name: "nats " + cfg.Subject})
+		s.q, err = foreign.NewQueue(handler, foreign.QueueConfig{Capacity: cfg.Capacity, Name: "nats " + cfg.Subject})
 		if err != nil {
 			return nil, fmt.Errorf("nats: subscribe: %w", err)
 		}

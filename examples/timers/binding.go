@@ -125,7 +125,7 @@ func Start(cfg Config, handler func(Expiry)) (*Timer, error) {
 	switch cfg.Kind {
 	case ThreadPost, SignalPost:
 		var err error
-		t.q, err = foreign.NewQueue(handler, foreign.Config{Capacity: cfg.Capacity, Name: "timer"})
+		t.q, err = foreign.NewQueue(handler, foreign.QueueConfig{Capacity: cfg.Capacity, Name: "timer"})
 		if err != nil {
 			return nil, fmt.Errorf("timers: start: %w", err)
 		}

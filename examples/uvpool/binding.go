@@ -148,12 +148,12 @@ func (j Job) Run() (Stats, error) {
 	case Foreign:
 		var err error
 		// Capacity: room for every pool thread's call at once, with margin.
-		fn, err = foreign.NewFunc(j.Decide, foreign.Config{Capacity: 64, Name: "uvpool decide", OnPanic: j.OnPanic})
+		fn, err = foreign.NewFunc(j.Decide, foreign.FuncConfig{Capacity: 64, Name: "uvpool decide", OnPanic: j.OnPanic})
 		if err != nil {
 			return Stats{}, fmt.Errorf("uvpool: %w", err)
 		}
 		defer fn.Close()
-		q, err = foreign.NewQueue(j.Handle, foreign.Config{Capacity: 4096, Name: "uvpool results", OnPanic: j.OnPanic})
+		q, err = foreign.NewQueue(j.Handle, foreign.QueueConfig{Capacity: 4096, Name: "uvpool results", OnPanic: j.OnPanic})
 		if err != nil {
 			return Stats{}, fmt.Errorf("uvpool: %w", err)
 		}

@@ -156,7 +156,7 @@ func startAltWith(s Strategy, producers int, total uint64, capacity int, h func(
 		a.stop = q.close
 		a.free = q.free
 	case CallForeign:
-		f, err := foreign.NewFunc(func(x uint64) uint64 { return x + 1 }, foreign.Config{Capacity: capacity, Name: "bench"})
+		f, err := foreign.NewFunc(func(x uint64) uint64 { return x + 1 }, foreign.FuncConfig{Capacity: capacity, Name: "bench"})
 		if err != nil {
 			return nil, err
 		}
@@ -352,7 +352,7 @@ func MeasureWake(cfg WakeConfig) (LatencyResult, []float64, error) {
 	)
 	switch cfg.Strategy {
 	case Foreign:
-		q, err := foreign.NewQueue(handle, foreign.Config{Capacity: 1024, Name: "bench-wake"})
+		q, err := foreign.NewQueue(handle, foreign.QueueConfig{Capacity: 1024, Name: "bench-wake"})
 		if err != nil {
 			return res, nil, err
 		}

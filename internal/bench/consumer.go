@@ -53,7 +53,7 @@ func (c *checker) consume(m msg) {
 // newForeignQueue is the foreign strategy's consumer: a queue whose handler
 // checks every message.
 func newForeignQueue(c *checker, capacity int) (*foreign.Queue[msg], error) {
-	return foreign.NewQueue(c.consume, foreign.Config{Capacity: capacity, Name: "bench"})
+	return foreign.NewQueue(c.consume, foreign.QueueConfig{Capacity: capacity, Name: "bench"})
 }
 
 // sinks are the channels of the export+chan strategy. An exported function

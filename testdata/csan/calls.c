@@ -87,8 +87,6 @@ enum {
 
 static int scale = 1;
 
-static int64_t my_tid(void) { return (int64_t)syscall(SYS_gettid); }
-
 static const char *wait_kind(void) { return fq_use_futex ? "futex" : "condvar"; }
 
 // await polls until *v == want. It is for waits that are bounded by the
@@ -599,7 +597,7 @@ static void serve_typed(server *s, uint64_t hdr, const carg *a) {
 static void *server_main(void *arg) {
 	server *s = arg;
 	fq_ctl *c = s->q->c;
-	int64_t tid = my_tid();
+
 	unsigned char m[8 + MAX_ARG];
 	unsigned char r[FQ_MAX_RET];
 	while (next_msg(c, m) > 0) {
@@ -612,9 +610,10 @@ static void *server_main(void *arg) {
 			slots_seen[slot] = 1;
 			s->distinct_slots++;
 		}
-		// As func.go's runBatch: the thread running the function is named
-		// while it runs, so that a call back into it fails with EDEADLK.
-		atomic_store(&c->consumer_tid, tid);
+		// As the Go consumer does: the thread running the function is
+		// marked as serving it while it runs, so that a call back into it
+		// fails with EDEADLK.
+		uint64_t served = fq_serve_enter(s->q->token);
 		if (s->typed) {
 			carg a;
 			memcpy(&a, m + 8, sizeof a);
@@ -625,7 +624,7 @@ static void *server_main(void *arg) {
 			if (rc != 0)
 				fail("call [%s]: fq_complete = %d for a caller with no timeout", wait_kind(), rc);
 		}
-		atomic_store(&c->consumer_tid, 0);
+		fq_serve_leave(served);
 		s->served++;
 		bump();
 	}

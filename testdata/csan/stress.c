@@ -432,7 +432,6 @@ static void bad_input(uint64_t *rng) {
 	fq_ctl *c;
 	if (fq_open(sizeof m, 3, 0, FQ_WAKE_EVENTFD, 0, -1, &t, &c) != -EINVAL ||
 	    fq_open(sizeof m, 0, 0, FQ_WAKE_EVENTFD, 0, -1, &t, &c) != -EINVAL ||
-	    fq_open(0, 8, 0, FQ_WAKE_EVENTFD, 0, -1, &t, &c) != -EINVAL ||
 	    fq_open(FQ_MAX_MSG + 1, 8, 0, FQ_WAKE_EVENTFD, 0, -1, &t, &c) != -EINVAL ||
 	    fq_open(sizeof m, (uint64_t)FQ_MAX_CAPACITY * 2, 0, FQ_WAKE_EVENTFD, 0, -1, &t, &c) != -EINVAL)
 		fail("bad input: fq_open accepted bad arguments");

@@ -27,7 +27,7 @@ func carchive_open(capacity C.int) C.uintptr_t {
 	q, err = foreign.NewQueue(func(v uint64) {
 		sum += v
 		count++
-	}, foreign.Config{Capacity: int(capacity), Name: "carchive"})
+	}, foreign.QueueConfig{Capacity: int(capacity), Name: "carchive"})
 	if err != nil {
 		return 0
 	}

@@ -1,0 +1,21 @@
+package foreign
+
+// hooks are settings only the tests change, kept out of the public
+// configs: the ring's first position (to test wrap-around) and the
+// wake-up mechanism (to run the portable pipe fallback on Linux). Users'
+// programs always see the zero value.
+type hooks struct {
+	start uint64
+	pipe  bool
+}
+
+// testHooks is what the constructors use; the tests set it (withHooks in
+// hooks_test.go) around the handles they make, one test at a time.
+var testHooks hooks
+
+func (h hooks) wakeKind() int {
+	if h.pipe {
+		return wakePipe
+	}
+	return wakeEventfd
+}

@@ -1,0 +1,127 @@
+package foreign
+
+import (
+	"context"
+	"runtime"
+	"sync"
+)
+
+// PullConfig configures a [PullQueue]. The zero value is ready to use.
+type PullConfig struct {
+	// Capacity is how many messages the queue holds before posts fail with
+	// ErrFull. It is rounded up to a power of two. Zero means 1024.
+	Capacity int
+
+	// OnClose, if set, is called once when the queue has been closed and
+	// Recv has returned everything it accepted, on the goroutine whose
+	// Recv (or Close) found it drained. A panic in it is recovered and
+	// logged.
+	OnClose func()
+}
+
+// PullQueue is a queue without a handler: Go code reads it with Recv or,
+// without allocating, RecvBatch. C and Go producers post into it as into a
+// Queue.
+type PullQueue[T any] struct {
+	core
+	mu sync.Mutex // serialises readers: the ring has one consumer
+}
+
+// NewPullQueue returns a queue that Go code reads with Recv. T must be
+// plain data, as for NewQueue.
+func NewPullQueue[T any](cfg PullConfig) (*PullQueue[T], error) {
+	return newPullQueue[T](cfg, testHooks)
+}
+
+func newPullQueue[T any](cfg PullConfig, hk hooks) (*PullQueue[T], error) {
+	r, _, err := openTyped[T](cfg.Capacity, hk, nil, 0, -1, 1)
+	if err != nil {
+		return nil, err
+	}
+	q := &PullQueue[T]{}
+	q.init(r, "", nil, cfg.OnClose)
+	// Free the C side if the queue becomes unreachable without being
+	// closed and drained (its reader went away).
+	runtime.AddCleanup(q, func(r *ring) {
+		if !r.freed.Load() {
+			r.discard()
+		}
+	}, q.r)
+	return q, nil
+}
+
+// Post copies v into the queue without blocking (see Queue.Post).
+func (q *PullQueue[T]) Post(v T) error { return post(q.r, v) }
+
+// PostWait is Post that waits while the queue is full, until ctx is done.
+func (q *PullQueue[T]) PostWait(ctx context.Context, v T) error { return postWait(q.r, ctx, v) }
+
+// Recv returns the next message, waiting for one until ctx is done. After
+// Close it returns the messages accepted before Close, then ErrClosed.
+// Several goroutines may call it; each message goes to one of them.
+func (q *PullQueue[T]) Recv(ctx context.Context) (T, error) {
+	var one [1]T
+	_, err := q.RecvBatch(ctx, one[:])
+	return one[0], err
+}
+
+// RecvBatch waits until at least one message is ready, or ctx is done, and
+// copies up to len(buf) messages into buf. It allocates nothing.
+func (q *PullQueue[T]) RecvBatch(ctx context.Context, buf []T) (int, error) {
+	if len(buf) == 0 {
+		return 0, nil
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	r := q.r
+	for {
+		if r.freed.Load() {
+			return 0, ErrClosed
+		}
+		if n := take(r, buf); n > 0 {
+			r.spin.reset()
+			return n, nil
+		}
+		if r.spin.wait() {
+			continue // see consume: the tail is read only after spinning
+		}
+		if r.drained() {
+			q.teardown()
+			return 0, ErrClosed
+		}
+		if err := r.park(ctx, r.claimed); err != nil {
+			return 0, err
+		}
+	}
+}
+
+// tryRecv copies what is ready into buf without waiting; 0 if nothing is,
+// or another reader holds the queue.
+func (q *PullQueue[T]) tryRecv(buf []T) int {
+	if !q.mu.TryLock() {
+		return 0
+	}
+	defer q.mu.Unlock()
+	if q.r.freed.Load() {
+		return 0
+	}
+	return take(q.r, buf)
+}
+
+// Close stops accepting messages: posts after it fail with ErrClosed.
+// Close does not wait: Recv returns the messages accepted before it, then
+// ErrClosed. Idempotent, and inert on a queue already freed.
+func (q *PullQueue[T]) Close() error {
+	q.closeIntake()
+	if q.mu.TryLock() {
+		// Free now if nothing is left for Recv to return.
+		if !q.r.freed.Load() && q.r.drained() {
+			q.teardown()
+		}
+		q.mu.Unlock()
+	}
+	return nil
+}
+
+// Stats returns the queue's counters.
+func (q *PullQueue[T]) Stats() Stats { return ringStats(q.r, 0) }
