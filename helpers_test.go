@@ -3,6 +3,7 @@ package foreign
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -12,28 +13,40 @@ import (
 	"github.com/foreigncall/foreign/internal/cthreads"
 )
 
-// TestMain fails the run if a queue's goroutine outlives the tests: every
-// test closes what it opens, and Close must end the handler goroutine.
+// TestMain fails the run if a goroutine of the library outlives the
+// tests: every test closes what it opens, and Close must end the
+// handle's consumer and workers. TestLeakCheckSeesLeak shows that the
+// check sees a handle left open.
 func TestMain(m *testing.M) {
 	code := m.Run()
 	if code == 0 {
-		if leaked := waitNoQueueGoroutines(5 * time.Second); leaked != "" {
-			fmt.Fprintf(os.Stderr, "leaked queue goroutines:\n%s\n", leaked)
+		if leaked := libraryGoroutines(5 * time.Second); leaked != "" {
+			fmt.Fprintf(os.Stderr, "leaked library goroutines:\n%s\n", leaked)
 			code = 1
 		}
 	}
 	os.Exit(code)
 }
 
-func waitNoQueueGoroutines(limit time.Duration) string {
+// libraryGoroutines waits up to limit for every goroutine running code of
+// the library (a frame in one of its non-test files) to end, and returns
+// the stacks of those still there.
+func libraryGoroutines(limit time.Duration) string {
+	_, self, _, _ := runtime.Caller(0)
+	dir := filepath.Dir(self) + string(filepath.Separator)
 	deadline := time.Now().Add(limit)
 	for {
-		buf := make([]byte, 1<<20)
+		buf := make([]byte, 1<<22)
 		buf = buf[:runtime.Stack(buf, true)]
 		var leaked []string
 		for g := range strings.SplitSeq(string(buf), "\n\n") {
-			if strings.Contains(g, "foreign.(*Queue[...]).run") {
-				leaked = append(leaked, g)
+			for line := range strings.SplitSeq(g, "\n") {
+				file, _, _ := strings.Cut(strings.TrimSpace(line), ":")
+				if strings.HasPrefix(file, dir) && !strings.HasSuffix(file, "_test.go") &&
+					!strings.Contains(file[len(dir):], string(filepath.Separator)) {
+					leaked = append(leaked, g)
+					break
+				}
 			}
 		}
 		if len(leaked) == 0 {

@@ -492,9 +492,6 @@ func (r *ring) blockCounts() blockCounts {
 		max(live.timedOut, final.timedOut)}
 }
 
-// current reports whether the block still holds this handle's generation.
-func (r *ring) current() bool { return r.c.tail.Load()>>genShift == r.gen }
-
 // depth is the number of accepted messages not yet consumed; 0 once freed.
 func (r *ring) depth() uint64 {
 	tail, head := r.c.tail.Load(), r.c.head.Load()

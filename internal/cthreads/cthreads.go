@@ -234,3 +234,45 @@ const (
 func CostNs(token uintptr, kind int, count uint64) float64 {
 	return float64(C.ct_cost(C.uintptr_t(token), C.int(kind), C.uint64_t(count)))
 }
+
+// PostWait makes one foreign_post_wait from the calling thread.
+func PostWait(token uintptr, msg unsafe.Pointer, n uintptr, timeout time.Duration) int {
+	return int(C.ct_post_wait(C.uintptr_t(token), msg, C.size_t(n), C.int64_t(timeout)))
+}
+
+// How a blocked thread is ended (EndBlocked).
+const (
+	EndCancel = int(C.CT_END_CANCEL) // pthread_cancel
+	EndExit   = int(C.CT_END_EXIT)   // pthread_exit from a signal handler
+)
+
+// EndBlocked starts a C thread blocked with no limit in foreign_call (call
+// true: Msg argument, uint64 result) or foreign_post_wait (a Msg), lets it
+// sleep there for d, and ends it as end says. ended reports that it ended
+// so, without its library call returning; rc is that call's code if it
+// returned instead. An error means it had not ended 10 s later.
+func EndBlocked(token uintptr, call bool, end int, d time.Duration) (ended bool, rc int, err error) {
+	how := C.CT_BLOCK_POST
+	if call {
+		how = C.CT_BLOCK_CALL
+	}
+	var crc C.int
+	switch C.ct_end_blocked(C.uintptr_t(token), C.int(how), C.int(end), C.int64_t(d), &crc) {
+	case 0:
+		return int(crc) == 1, int(crc), nil
+	case 1:
+		return false, int(crc), nil
+	default:
+		return false, 0, fmt.Errorf("the blocked thread did not end within 10 s")
+	}
+}
+
+// NestedSignalCall makes a foreign_call with argument Msg{1, outer} on a C
+// thread and, after d, a second one, Msg{2, inner}, from a signal handler
+// interrupting that thread's call.
+func NestedSignalCall(token uintptr, outer, inner uint64, d time.Duration) (outerRet uint64, outerRC int, innerRet uint64, innerRC int) {
+	var or, ir C.uint64_t
+	var orc, irc C.int
+	C.ct_nested_signal_call(C.uintptr_t(token), C.uint64_t(outer), C.uint64_t(inner), C.int64_t(d), &or, &orc, &ir, &irc)
+	return uint64(or), int(orc), uint64(ir), int(irc)
+}

@@ -92,4 +92,26 @@ int ct_signal(uintptr_t token, int value);
 // ctExportNoop, 3 foreign_post of a ct_msg.
 double ct_cost(uintptr_t token, int kind, uint64_t count);
 
+// lifecycle.c. ct_post_wait is one foreign_post_wait from this thread.
+int ct_post_wait(uintptr_t token, const void *msg, size_t len, int64_t timeout_ns);
+
+// ct_end_blocked starts a thread that blocks with no time limit in
+// foreign_call (how CT_BLOCK_CALL: a ct_msg argument, a uint64_t result) or
+// foreign_post_wait (CT_BLOCK_POST: a ct_msg), lets it sleep there for
+// block_ns, then ends it: pthread_cancel (CT_END_CANCEL) or pthread_exit
+// from a SIGUSR2 handler (CT_END_EXIT). Returns 0 when the thread ended
+// as told (and *rc is 1: the library call never returned), 1 if it was
+// not cancelled but returned (*rc holds the code), -1 if it had not ended
+// 10 s later.
+enum { CT_BLOCK_POST, CT_BLOCK_CALL };
+enum { CT_END_CANCEL, CT_END_EXIT };
+int ct_end_blocked(uintptr_t token, int how, int end, int64_t block_ns, int *rc);
+
+// ct_nested_signal_call: a thread calls foreign_call(token, {1, outer});
+// after_ns later a SIGUSR2 handler interrupts that thread and calls
+// foreign_call(token, {2, inner}) from signal context. Both results and
+// codes are returned.
+int ct_nested_signal_call(uintptr_t token, uint64_t outer, uint64_t inner, int64_t after_ns, uint64_t *outer_ret,
+                          int *outer_rc, uint64_t *inner_ret, int *inner_rc);
+
 #endif

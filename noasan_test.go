@@ -1,0 +1,5 @@
+//go:build !asan
+
+package foreign
+
+const underASan = false
