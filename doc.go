@@ -14,11 +14,20 @@
 // error (FOREIGN_EFULL, [ErrFull]) and is counted, never a silent loss.
 //
 // Each queue has one consumer: a goroutine of its own that calls the
-// handler given to [NewQueue] (or [NewBatchQueue]), or, for a queue made
-// without a handler, whoever calls [Queue.Recv]. The consumer drains the
-// ring in batches. When the ring is empty it spins for a few tens of
-// microseconds, then parks on the runtime's network poller (an eventfd), so
-// an idle queue holds no OS thread.
+// handler given to [NewQueue] (or [NewBatchQueue]), or a [Loop] that serves
+// many handles on one goroutine. A [PullQueue] has no handler: Go code
+// reads it with [PullQueue.Recv]. The consumer drains the ring in batches.
+// When the ring is empty it spins for a few tens of microseconds, then
+// parks on the runtime's network poller (an eventfd), so an idle queue
+// holds no OS thread.
+//
+// The other kinds share that machinery: a [Func] is a Go function C calls
+// and waits for (foreign_call); a [Notifier] runs a function when triggered,
+// carrying no data; an [Interrupt] is an async-signal-safe signal with a
+// value (foreign_signal). Each kind has a config of its own ([QueueConfig],
+// [PullConfig], [FuncConfig], [NotifierConfig], [InterruptConfig]) holding
+// only what means something for it; a combination that cannot work (a Func
+// with workers on a Loop, a nil handler) is refused by the constructor.
 //
 // # Guarantees
 //
@@ -29,16 +38,49 @@
 // may be read by the handler (the race detector knows this too).
 //
 // The handler runs on one goroutine, so calls never overlap. A panic in it
-// is recovered, counted in [Stats], reported to Config.OnPanic (by default
-// logged through log/slog), and delivery continues with the next message.
+// — or in a Func, a Notifier's function, an Interrupt's handler, an
+// OnClose hook — is recovered, counted in [Stats], reported to OnPanic (by
+// default logged through log/slog), and delivery continues with the next
+// message. No panic of a handler ends the process.
 //
-// [Queue.Close] stops intake and, when it returns, every message accepted
-// before it has been handled and the handler will not be called again.
-// Posts after Close fail with FOREIGN_ECLOSED ([ErrClosed]). A post racing
-// Close is either accepted and delivered or refused; it is never lost, and
-// never touches freed memory: tokens name control blocks in a table that is
-// never freed, tagged with a generation, so a token stays safe to use
-// forever — a stale one is simply refused.
+// Nothing blocks for ever: every blocking operation has a timeout (a
+// context in Go), Close wakes every waiter, and an operation that would
+// wait for the very thread it runs on fails at once with FOREIGN_EDEADLK
+// ([ErrDeadlock]): a call into a Func from the Func itself, a call or a
+// PostWait into a full queue from a handler of the same consumer (the same
+// Loop included), a nested foreign_call from a signal handler that
+// interrupted the same thread's call, and a nested call that would leave a
+// Func's workers all waiting on each other.
+//
+// # Closing and releasing
+//
+// Close stops intake: posts, calls and triggers after it fail with
+// FOREIGN_ECLOSED ([ErrClosed]). What was accepted before it is still
+// delivered, and when Close returns the handler has run for the last time
+// and OnClose has run — for every kind with a handler, on its own goroutine
+// or on a Loop (a Loop that is not running is served by Close itself).
+// Close called from a handler it would wait for (its own, another handler
+// of its Loop, a Func's worker) cannot wait for itself: it returns at once
+// and the delivery finishes after the handler returns. [PullQueue.Close]
+// never waits: Recv returns what is left, then ErrClosed. A single-shot
+// Notifier closes itself when it runs. [Loop.Close] closes every handle on
+// the Loop in the same way.
+//
+// A post racing Close is either accepted and delivered or refused; it is
+// never lost, and never touches freed memory: tokens name control blocks
+// in a table that is never freed, tagged with a generation, so a token
+// stays safe to use forever — a stale one is simply refused. The same
+// holds for the Go values: once a handle is freed and its block serves
+// another handle, every method of the old value is inert (Close and
+// Release do nothing, Post and Trigger return ErrClosed, Pending and Take
+// see nothing).
+//
+// C code counts its users of a handle with foreign_acquire and
+// foreign_release; the Go side holds one reference of its own, which C can
+// never drop (an unmatched foreign_release fails with FOREIGN_EINVAL).
+// Release drops the Go reference without waiting; the last reference to go
+// closes the handle as Close does, and OnClose then runs once it has
+// delivered everything.
 //
 // # Calls and waiting posts
 //
@@ -48,15 +90,14 @@
 // (FOREIGN_ETIMEDOUT), the Func is closed (FOREIGN_ECLOSED) or the function
 // panics (FOREIGN_EPANIC). A result that arrives after its caller gave up is
 // dropped, never written into the caller's memory, and counted
-// (Stats.LateResults). A call made from the very thread that runs the
-// function (the function called into C, which called back) fails at once
-// with FOREIGN_EDEADLK ([ErrDeadlock] from [Func.Call]) instead of waiting
-// for itself. The caller spins for up to 20 µs, then sleeps on a futex.
+// (Stats.LateResults). The caller spins for up to 20 µs, then sleeps on a
+// futex.
 //
 // foreign_post_wait and [Queue.PostWait] wait while the queue is full, with
 // a timeout (a context in Go). The consumer wakes every waiter when it makes
 // room, and Close wakes them all with FOREIGN_ECLOSED, so no waiter sleeps
-// through either.
+// through either. A C thread cancelled (pthread_cancel) or exiting while it
+// waits in either leaves the handle as if it had timed out.
 //
 // # Messages
 //
@@ -65,22 +106,25 @@
 // interfaces, channels and funcs are refused when the queue is made, because
 // messages travel through memory the garbage collector does not scan. A C
 // caller passes sizeof its struct, which must equal the size of T (lay out
-// the Go struct to match the C one, padding included).
+// the Go struct to match the C one, padding included). A Queue[struct{}]
+// counts posts: C posts with length 0 (the message may be NULL), and each
+// post is one handler call.
 //
 // # Threads and signals
 //
-// foreign_post is async-signal-safe (foreign_call and foreign_post_wait
-// block, and are not): it may be called from a signal handler
-// (installed with SA_ONSTACK, as Go requires of handlers that may run on Go
-// threads), including one that interrupted a foreign_post on the same
-// thread. It preserves errno. It works from any thread, including a thread
-// created for one event and gone right after.
+// foreign_post, foreign_signal and foreign_release are async-signal-safe
+// (foreign_call and foreign_post_wait block, and are not): they may be
+// called from a signal handler (installed with SA_ONSTACK, as Go requires
+// of handlers that may run on Go threads), including one that interrupted
+// a foreign_post on the same thread. They preserve errno. They work from
+// any thread, including a thread created for one event and gone right
+// after.
 //
 // # Limits
 //
-// Up to 65,536 queues are open at once. Capacity is at most 2^24 messages.
-// The control block of a closed queue is reused for a new one; its
-// generation counter has 19 bits, so a token that was stale 2^19 reuses ago
-// of the same block would be mistaken for a live one. Blocks are reused
-// oldest first, which puts that out of practical reach.
+// Up to 65,536 handles are open at once. Capacity is at most 2^24
+// messages. A control block whose 19-bit generation counter reaches its
+// last value is retired rather than reused, so a generation never comes
+// round again and a stale token can never name a live handle; that costs
+// one block per 2^19 - 1 handles opened in it.
 package foreign
