@@ -10,6 +10,7 @@ import (
 	"unsafe"
 
 	"github.com/foreigncall/foreign/internal/cthreads"
+	"github.com/foreigncall/foreign/internal/fq"
 )
 
 // triple is the function the C harness expects: seq*3 + producer.
@@ -91,7 +92,7 @@ func TestCallTimeout(t *testing.T) {
 		arg := cthreads.Msg{Producer: 2, Seq: 1}
 		ret := uint64(0xdead)
 		rc := cthreads.Call(tok, unsafe.Pointer(&arg), unsafe.Sizeof(arg), unsafe.Pointer(&ret), 8, 5*time.Millisecond)
-		if rc != codeTimedOut || ret != 0xdead {
+		if rc != fq.CodeTimedOut || ret != 0xdead {
 			t.Fatalf("slow call: rc %d ret %#x", rc, ret)
 		}
 		close(release)
@@ -172,7 +173,7 @@ func TestCallReentrant(t *testing.T) {
 		}
 	})
 	f.Close()
-	if cCode.Load() != int64(codeDeadlock) {
+	if cCode.Load() != int64(fq.CodeDeadlock) {
 		t.Errorf("C call from the function's own thread: %d", cCode.Load())
 	}
 	if err, _ := goErr.Load().(error); !errors.Is(err, ErrDeadlock) {
@@ -220,13 +221,13 @@ func TestCallBadInput(t *testing.T) {
 		rc   int
 		want int
 	}{
-		{"post to a func", cthreads.Post(ft, ap, an), codeInval},
-		{"call to a queue", cthreads.Call(qt, ap, an, rp, 8, -1), codeInval},
-		{"token 0", cthreads.Call(0, ap, an, rp, 8, -1), codeInval},
-		{"short arg", cthreads.Call(ft, ap, an-1, rp, 8, -1), codeInval},
-		{"long ret", cthreads.Call(ft, ap, an, rp, 9, -1), codeInval},
-		{"NULL arg", cthreads.Call(ft, nil, an, rp, 8, -1), codeInval},
-		{"NULL ret", cthreads.Call(ft, ap, an, nil, 8, -1), codeInval},
+		{"post to a func", cthreads.Post(ft, ap, an), fq.CodeInval},
+		{"call to a queue", cthreads.Call(qt, ap, an, rp, 8, -1), fq.CodeInval},
+		{"token 0", cthreads.Call(0, ap, an, rp, 8, -1), fq.CodeInval},
+		{"short arg", cthreads.Call(ft, ap, an-1, rp, 8, -1), fq.CodeInval},
+		{"long ret", cthreads.Call(ft, ap, an, rp, 9, -1), fq.CodeInval},
+		{"NULL arg", cthreads.Call(ft, nil, an, rp, 8, -1), fq.CodeInval},
+		{"NULL ret", cthreads.Call(ft, ap, an, nil, 8, -1), fq.CodeInval},
 		{"good", cthreads.Call(ft, ap, an, rp, 8, -1), 0},
 	} {
 		if tc.rc != tc.want {
@@ -235,7 +236,7 @@ func TestCallBadInput(t *testing.T) {
 	}
 	f.Close()
 	q.Close()
-	if rc := cthreads.Call(ft, ap, an, rp, 8, -1); rc != codeClosed {
+	if rc := cthreads.Call(ft, ap, an, rp, 8, -1); rc != fq.CodeClosed {
 		t.Errorf("closed: %d", rc)
 	}
 	if _, err := NewFunc(func(int) [8192]byte { return [8192]byte{} }, FuncConfig{}); err == nil {
@@ -299,7 +300,7 @@ func TestPostWaitTimeoutAndClose(t *testing.T) {
 		m := cthreads.Msg{}
 		w := cthreads.StartWaiters(uintptr(q.Token()), 1, 0, 1, 10*time.Millisecond)
 		acc, codes := w.Wait()
-		if codes[0] != codeTimedOut || acc[0] != 0 || time.Since(start) < 10*time.Millisecond {
+		if codes[0] != fq.CodeTimedOut || acc[0] != 0 || time.Since(start) < 10*time.Millisecond {
 			t.Fatalf("post_wait on a full queue: %v %v after %v", codes, acc, time.Since(start))
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
@@ -324,7 +325,7 @@ func TestPostWaitTimeoutAndClose(t *testing.T) {
 			}
 		})
 		for i, c := range codes {
-			if c != codeClosed {
+			if c != fq.CodeClosed {
 				t.Errorf("C waiter %d: %d", i, c)
 			}
 		}

@@ -60,7 +60,7 @@ func blockedPostWait(t *testing.T, end int) {
 	if !ended {
 		t.Fatalf("the waiter was not ended inside foreign_post_wait (it returned %d)", rc)
 	}
-	if w := q.r.c.waiters.Load(); w != 0 {
+	if w := q.h.Waiters(); w != 0 {
 		t.Errorf("waiters = %d after the waiter ended", w)
 	}
 	close(gate)

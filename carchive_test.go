@@ -40,6 +40,8 @@ func TestCArchive(t *testing.T) {
 	runCArchiveCmd(ctx, t, gcc, "-std=c11", "-Wall", "-Wextra", "-Werror", "-I.", "-I"+dir,
 		"-o", bin, "testdata/carchive/main.c", lib, "-lpthread")
 
+	checkArchiveSymbols(ctx, t, lib)
+
 	runCtx, cancelRun := context.WithTimeout(ctx, 60*time.Second)
 	defer cancelRun()
 	out := runCArchiveCmd(runCtx, t, bin)
@@ -57,4 +59,40 @@ func runCArchiveCmd(ctx context.Context, t *testing.T, name string, args ...stri
 		t.Fatalf("%s %s: %v\n%s", filepath.Base(name), strings.Join(args, " "), err, out)
 	}
 	return string(out)
+}
+
+// checkArchiveSymbols fails the test if the archive exports a C symbol of
+// the library's other than the foreign_* ABI: the library's C is one
+// translation unit whose internal functions are static, so nothing of it
+// can collide with a symbol of the program that links it. What cgo and the
+// Go runtime define (_cgo*, x_cgo*, x_crosscall2_ptr, crosscall*, fatalf)
+// and the test library's own exports (carchive_*) are not the library's.
+func checkArchiveSymbols(ctx context.Context, t *testing.T, lib string) {
+	t.Helper()
+	nm, err := exec.LookPath("nm")
+	if err != nil {
+		t.Log("nm not found: symbols not checked")
+		return
+	}
+	out := runCArchiveCmd(ctx, t, nm, "-g", "--defined-only", lib)
+	abi := 0
+	for line := range strings.SplitSeq(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) != 3 || !strings.ContainsAny(f[1], "TDBRVW") {
+			continue
+		}
+		name := f[2]
+		switch {
+		case strings.HasPrefix(name, "foreign_"):
+			abi++
+		case strings.Contains(name, ".") || strings.HasPrefix(name, "_") ||
+			strings.HasPrefix(name, "x_c") || strings.HasPrefix(name, "crosscall") ||
+			strings.HasPrefix(name, "carchive_") || name == "fatalf":
+		default:
+			t.Errorf("the archive exports %s, which is neither foreign_* nor cgo's", name)
+		}
+	}
+	if abi < 7 {
+		t.Errorf("only %d foreign_* symbols exported, want the 7 of foreign.h", abi)
+	}
 }

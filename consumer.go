@@ -1,3 +1,5 @@
+// consumer.go: a handle's own consumer goroutine, and the interface a
+// consumer (that goroutine, or a Loop) serves a handle through.
 package foreign
 
 import "context"
@@ -31,28 +33,27 @@ type handle interface {
 // asked only when the spin window ends; a close is noticed up to one window
 // (50 µs) later.
 func consume(h handle) {
-	r := h.base().r
+	fh := h.base().h
 	for {
 		if h.serve() {
-			r.spin.reset()
+			fh.SpinReset()
 			continue
 		}
-		if r.spin.wait() {
+		if fh.SpinWait() {
 			continue
 		}
 		if h.drained() {
 			break
 		}
-		_ = r.park(context.Background(), h.work)
+		_ = fh.Park(context.Background(), h.work)
 	}
 	h.finish()
 }
 
 // startConsumer serves h on its Loop, or on a goroutine of its own.
 func startConsumer(h handle) {
-	r := h.base().r
-	if r.loop != nil {
-		r.loop.attach(r.id, h)
+	if b := h.base(); b.loop != nil {
+		b.loop.attach(b.id, h)
 		return
 	}
 	go consume(h)

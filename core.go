@@ -3,13 +3,17 @@ package foreign
 import (
 	"sync"
 	"sync/atomic"
+
+	"github.com/foreigncall/foreign/internal/fq"
 )
 
 // core is what every handle kind shares: its ring (the control block), its
 // name and hooks, and its close-once and teardown steps. The Token,
 // Release, Ref and Unref methods of every kind are core's.
 type core struct {
-	r       *ring
+	h       *fq.Handle
+	loop    *Loop  // the Loop serving the handle, or nil
+	id      uint64 // its id in the Loop
 	name    string
 	onPanic func(*PanicError)
 	onClose func()
@@ -19,11 +23,41 @@ type core struct {
 	panics    atomic.Uint64
 }
 
-func (h *core) init(r *ring, name string, onPanic func(*PanicError), onClose func()) {
+func (h *core) init(o opened, name string, onPanic func(*PanicError), onClose func()) {
 	if onPanic == nil {
 		onPanic = logPanic
 	}
-	h.r, h.name, h.onPanic, h.onClose, h.done = r, name, onPanic, onClose, make(chan struct{})
+	h.h, h.loop, h.id = o.h, o.loop, o.id
+	h.name, h.onPanic, h.onClose, h.done = name, onPanic, onClose, make(chan struct{})
+}
+
+// opened is a handle just opened, and the Loop it joined.
+type opened struct {
+	h    *fq.Handle
+	loop *Loop
+	id   uint64
+}
+
+// open opens a handle of any kind, on loop if it is not nil: the Loop
+// admits it first (MaxHandles).
+func open(a fq.OpenArgs, loop *Loop) (opened, error) {
+	a.Start, a.Pipe = testHooks.start, testHooks.pipe
+	var id uint64
+	if loop != nil {
+		var err error
+		if id, err = loop.reserve(); err != nil {
+			return opened{}, err
+		}
+		a.Ready, a.ID = loop.ready.h, id
+	}
+	h, err := fq.Open(a)
+	if err != nil {
+		if loop != nil {
+			loop.unreserve()
+		}
+		return opened{}, err
+	}
+	return opened{h, loop, id}, nil
 }
 
 func (h *core) base() *core { return h }
@@ -32,7 +66,7 @@ func (h *core) base() *core { return h }
 // integer that fits in a void* user-data argument; 0 is never valid. It
 // stays safe to use after the handle is closed and freed: C calls with it
 // then fail with FOREIGN_ECLOSED, and never reach a later handle.
-func (h *core) Token() Token { return h.r.token }
+func (h *core) Token() Token { return Token(h.h.Token()) }
 
 // Release drops the Go side's own reference to the handle (see
 // foreign_acquire in foreign.h). The handle stays open while C code holds
@@ -43,7 +77,7 @@ func (h *core) Token() Token { return h.r.token }
 // does nothing. C code can never drop this reference: a foreign_release
 // without a matching foreign_acquire fails with FOREIGN_EINVAL.
 func (h *core) Release() error {
-	cReleaseGo(h.r.token)
+	h.h.ReleaseGo()
 	return nil
 }
 
@@ -56,18 +90,15 @@ func (h *core) Ref() { h.setRef(true) }
 func (h *core) Unref() { h.setRef(false) }
 
 func (h *core) setRef(ref bool) {
-	if r := h.r; r.loop != nil {
-		r.loop.setRef(r.id, ref)
+	if h.loop != nil {
+		h.loop.setRef(h.id, ref)
 	}
 }
 
 // closeIntake closes the handle to new work (once; a no-op once the block
 // has moved on to another handle) and wakes its consumer and waiters.
 func (h *core) closeIntake() {
-	h.closeOnce.Do(func() {
-		cClose(h.r.token)
-		h.r.roomAppeared()
-	})
+	h.closeOnce.Do(h.h.Close)
 }
 
 // closeWait is Close for a handle with a consumer: close intake, then wait
@@ -76,11 +107,11 @@ func (h *core) closeIntake() {
 // Loop, a worker) it cannot wait for itself, so it returns at once.
 func (h *core) closeWait() error {
 	h.closeIntake()
-	if h.r.servedHere() {
+	if h.h.ServedHere() {
 		return nil
 	}
-	if h.r.loop != nil {
-		h.r.loop.waitFor(h.done)
+	if h.loop != nil {
+		h.loop.waitFor(h.done)
 		return nil
 	}
 	<-h.done
@@ -92,13 +123,12 @@ func (h *core) closeWait() error {
 func (h *core) teardown() {
 	// Closed by a foreign_release, which cannot wake waiters from a
 	// signal handler: wake them here.
-	cSpace(h.r.c)
-	h.r.roomAppeared()
-	h.r.free()
+	h.h.WakeWaiters()
+	h.h.Free()
 	if h.onClose != nil {
-		old := h.r.enter() // Close from OnClose must not wait for itself
+		old := h.h.Enter() // Close from OnClose must not wait for itself
 		h.safely(h.onClose)
-		h.r.leave(old)
+		h.h.Leave(old)
 	}
 	close(h.done)
 }

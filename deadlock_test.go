@@ -8,6 +8,7 @@ import (
 	"unsafe"
 
 	"github.com/foreigncall/foreign/internal/cthreads"
+	"github.com/foreigncall/foreign/internal/fq"
 )
 
 // A waiting post from the consumer's own thread into its full queue fails
@@ -39,7 +40,7 @@ func TestPostWaitFromOwnHandler(t *testing.T) {
 	q.Post(cthreads.Msg{})
 	var r res
 	within(t, 10*time.Second, "PostWait from the handler", func() { r = <-got })
-	if !errors.Is(r.goErr, ErrDeadlock) || r.cCode != codeDeadlock {
+	if !errors.Is(r.goErr, ErrDeadlock) || r.cCode != fq.CodeDeadlock {
 		t.Errorf("PostWait from the handler: Go %v, C %d; want ErrDeadlock, EDEADLK", r.goErr, r.cCode)
 	}
 	if r.waited > time.Second {
@@ -83,10 +84,10 @@ func TestLoopSelfDeadlock(t *testing.T) {
 	q.Post(1)
 	var r res
 	within(t, 10*time.Second, "calls from a Loop handler into the Loop", func() { r = <-got })
-	if !errors.Is(r.goCall, ErrDeadlock) || r.cCall != codeDeadlock {
+	if !errors.Is(r.goCall, ErrDeadlock) || r.cCall != fq.CodeDeadlock {
 		t.Errorf("call into the same Loop: Go %v, C %d", r.goCall, r.cCall)
 	}
-	if !errors.Is(r.goWait, ErrDeadlock) || r.cWait != codeDeadlock {
+	if !errors.Is(r.goWait, ErrDeadlock) || r.cWait != fq.CodeDeadlock {
 		t.Errorf("PostWait into a full queue on the same Loop: Go %v, C %d", r.goWait, r.cWait)
 	}
 	// From outside the Loop the same call is served.
@@ -119,7 +120,7 @@ func TestNestedCallOnOneThread(t *testing.T) {
 		if outerRC != 0 || outer != 50 {
 			t.Errorf("futex=%v: the outer call got %d (code %d), want 50", futex, outer, outerRC)
 		}
-		if innerRC != codeDeadlock {
+		if innerRC != fq.CodeDeadlock {
 			t.Errorf("futex=%v: the nested call got code %d, want EDEADLK", futex, innerRC)
 		}
 	}

@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+
+	"github.com/foreigncall/foreign/internal/fq"
 )
 
 // Errors returned by the Go API. Each corresponds to one C return code in
@@ -13,15 +15,15 @@ import (
 var (
 	// ErrClosed: the queue was closed (os.ErrClosed, so errors.Is works with
 	// either).
-	ErrClosed = os.ErrClosed
+	ErrClosed = fq.ErrClosed
 	// ErrFull: the queue held Capacity messages; this one was not accepted.
-	ErrFull = errors.New("foreign: queue full")
+	ErrFull = fq.ErrFull
 	// ErrInvalid: a bad token, a NULL message or a wrong length.
 	ErrInvalid = errors.New("foreign: invalid argument")
 	// ErrTimeout: a blocking call gave up (os.ErrDeadlineExceeded).
 	ErrTimeout = os.ErrDeadlineExceeded
 	// ErrDeadlock: a blocking call would have waited on its own thread.
-	ErrDeadlock = errors.New("foreign: call would deadlock")
+	ErrDeadlock = fq.ErrDeadlock
 	// ErrPanic: the Go handler panicked.
 	ErrPanic = errors.New("foreign: handler panicked")
 )
@@ -30,12 +32,12 @@ var codeErrs = []struct {
 	code int
 	err  error
 }{
-	{codeInval, ErrInvalid},
-	{codeClosed, ErrClosed},
-	{codeFull, ErrFull},
-	{codeTimedOut, ErrTimeout},
-	{codeDeadlock, ErrDeadlock},
-	{codePanic, ErrPanic},
+	{fq.CodeInval, ErrInvalid},
+	{fq.CodeClosed, ErrClosed},
+	{fq.CodeFull, ErrFull},
+	{fq.CodeTimedOut, ErrTimeout},
+	{fq.CodeDeadlock, ErrDeadlock},
+	{fq.CodePanic, ErrPanic},
 }
 
 // FromCode converts a return code of the C ABI (foreign.h) into an error:
@@ -63,7 +65,7 @@ func Code(err error) int {
 			return ce.code
 		}
 	}
-	return codeInval
+	return fq.CodeInval
 }
 
 // reportPanic builds the report of a recovered panic p and hands it to

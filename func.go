@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"unsafe"
+
+	"github.com/foreigncall/foreign/internal/fq"
 )
 
 // Func makes a Go function callable from C threads with foreign_call, which
@@ -79,9 +81,6 @@ type callResult[R any] struct {
 	err error
 }
 
-// maxRet is the largest result a C caller can receive (FQ_MAX_RET).
-const maxRet = 4096
-
 // NewFunc returns a Func that runs fn for every call. A and R must be plain
 // data, as for NewQueue; R at most 4 KiB.
 func NewFunc[A, R any](fn func(A) R, cfg FuncConfig) (*Func[A, R], error) {
@@ -101,13 +100,13 @@ func NewFunc[A, R any](fn func(A) R, cfg FuncConfig) (*Func[A, R], error) {
 			return nil, err
 		}
 	}
-	if unsafe.Sizeof(r) > maxRet {
-		return nil, fmt.Errorf("foreign: result size %d over %d: %w", unsafe.Sizeof(r), maxRet, ErrInvalid)
+	if unsafe.Sizeof(r) > uintptr(fq.MaxRet) {
+		return nil, fmt.Errorf("foreign: result size %d over %d: %w", unsafe.Sizeof(r), fq.MaxRet, ErrInvalid)
 	}
 	f := &Func[A, R]{fn: fn, pending: map[uint64]*goCall[R]{}}
 	workers := max(cfg.Workers, 1)
 	qc := QueueConfig{Capacity: cfg.Capacity, Name: cfg.Name, OnPanic: cfg.OnPanic, Loop: cfg.Loop, OnClose: cfg.OnClose}
-	q, err := openQueue[callMsg[A]](qc, testHooks, int(unsafe.Sizeof(a)), int(unsafe.Sizeof(r)), workers)
+	q, err := openQueue[callMsg[A]](qc, int(unsafe.Sizeof(a)), int(unsafe.Sizeof(r)), workers)
 	if err != nil {
 		return nil, err
 	}
@@ -152,7 +151,7 @@ func (f *Func[A, R]) Ref()   { f.q.Ref() }
 func (f *Func[A, R]) Unref() { f.q.Unref() }
 
 // runBatch serves a batch on the queue's consumer, which marks its
-// thread as serving the Func meanwhile (ring.h, "Serving"), so that a call
+// thread as serving the Func meanwhile (block.h, "Serving"), so that a call
 // into the Func from fn, in Go or through C, fails with EDEADLK.
 func (f *Func[A, R]) runBatch(vs []callMsg[A], done *int) {
 	for i := range vs {
@@ -163,8 +162,8 @@ func (f *Func[A, R]) runBatch(vs []callMsg[A], done *int) {
 
 // serveMarked is serve on a worker, its thread marked as serving the Func.
 func (f *Func[A, R]) serveMarked(m *callMsg[A]) {
-	old := f.q.r.enter()
-	defer f.q.r.leave(old)
+	old := f.q.h.Enter()
+	defer f.q.h.Leave(old)
 	f.serve(m)
 }
 
@@ -183,7 +182,7 @@ func (f *Func[A, R]) serve(m *callMsg[A]) {
 		gc.ch <- callResult[R]{r, err}
 		return
 	}
-	if cComplete(m.hdr, Code(err), unsafe.Pointer(&r), unsafe.Sizeof(r)) {
+	if fq.Complete(m.hdr, Code(err), unsafe.Pointer(&r), unsafe.Sizeof(r)) {
 		f.late.Add(1) // the C caller timed out first
 	}
 }
@@ -208,11 +207,11 @@ func (f *Func[A, R]) invoke(a A) (r R, err error) {
 // already), or ctx.Err().
 func (f *Func[A, R]) Call(ctx context.Context, a A) (R, error) {
 	var zero R
-	c := f.q.r.c
-	switch cSelfCall(f.q.r.token, c) {
+	h := f.q.h
+	switch h.SelfCall() {
 	case 0:
 	case 1:
-		defer cSelfCallEnd(c)
+		defer h.SelfCallEnd()
 	default:
 		return zero, ErrDeadlock
 	}
@@ -232,13 +231,11 @@ func (f *Func[A, R]) Call(ctx context.Context, a A) (R, error) {
 		delete(f.pending, id)
 		return ok
 	}
-	pos, err := f.q.r.postWait(ctx)
-	if err != nil {
+	if err := fq.PostWait(h, ctx, callMsg[A]{hdr: goCallBit | id, arg: a}); err != nil {
 		forget()
 		f.calls.Put(gc)
 		return zero, err
 	}
-	put(f.q.r, pos, callMsg[A]{hdr: goCallBit | id, arg: a})
 	var res callResult[R]
 	select {
 	case res = <-gc.ch:
@@ -246,7 +243,7 @@ func (f *Func[A, R]) Call(ctx context.Context, a A) (R, error) {
 		if forget() {
 			// Gone from pending: the consumer will never send on gc.ch.
 			f.calls.Put(gc)
-			f.q.r.goTimedOut.Add(1)
+			h.CountTimeout()
 			return zero, ctx.Err()
 		}
 		res = <-gc.ch // the function already ran; its result is on the way

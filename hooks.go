@@ -9,13 +9,6 @@ type hooks struct {
 	pipe  bool
 }
 
-// testHooks is what the constructors use; the tests set it (withHooks in
+// testHooks is what open uses; the tests set it (withHooks in
 // hooks_test.go) around the handles they make, one test at a time.
 var testHooks hooks
-
-func (h hooks) wakeKind() int {
-	if h.pipe {
-		return wakePipe
-	}
-	return wakeEventfd
-}

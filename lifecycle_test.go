@@ -8,6 +8,7 @@ import (
 	"unsafe"
 
 	"github.com/foreigncall/foreign/internal/cthreads"
+	"github.com/foreigncall/foreign/internal/fq"
 )
 
 // reuse opens handles with open until one lands in the control block that
@@ -58,7 +59,7 @@ func TestFreedQueueIsInert(t *testing.T) {
 		t.Errorf("Post through the freed queue: %v, want ErrClosed", err)
 	}
 	v := int(7)
-	if rc := cthreads.Post(uintptr(q1.Token()), unsafe.Pointer(&v), unsafe.Sizeof(v)); rc != codeClosed {
+	if rc := cthreads.Post(uintptr(q1.Token()), unsafe.Pointer(&v), unsafe.Sizeof(v)); rc != fq.CodeClosed {
 		t.Errorf("foreign_post with the freed queue's token: %d, want ECLOSED", rc)
 	}
 	if err := q2.Post(2); err != nil {
@@ -146,7 +147,7 @@ func TestCReleaseCannotDropGoReference(t *testing.T) {
 	if rc := cthreads.Release(tok); rc != 0 {
 		t.Fatalf("release: %d", rc)
 	}
-	if rc := cthreads.Release(tok); rc != codeInval {
+	if rc := cthreads.Release(tok); rc != fq.CodeInval {
 		t.Errorf("an unmatched release: %d, want EINVAL", rc)
 	}
 	if err := q.Post(3); err != nil {
@@ -170,7 +171,7 @@ func TestCReleaseCannotDropGoReference(t *testing.T) {
 			time.Sleep(time.Millisecond)
 		}
 	})
-	if rc := cthreads.Acquire(tok); rc != codeClosed {
+	if rc := cthreads.Acquire(tok); rc != fq.CodeClosed {
 		t.Errorf("acquire after the last release: %d", rc)
 	}
 	q.Close()
@@ -234,7 +235,7 @@ func TestEmptyMessages(t *testing.T) {
 			posted++
 		}
 	}
-	if rc := cthreads.Post(uintptr(q.Token()), nil, 1); rc != codeInval {
+	if rc := cthreads.Post(uintptr(q.Token()), nil, 1); rc != fq.CodeInval {
 		t.Errorf("NULL with a length: %d", rc)
 	}
 	q.Close()

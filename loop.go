@@ -7,6 +7,8 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+
+	"github.com/foreigncall/foreign/internal/fq"
 )
 
 // A Loop serves many handles — queues, functions, notifiers, interrupts —
@@ -19,7 +21,7 @@ import (
 //
 // Producers do not wake a Loop per message: a handle is put on the Loop's
 // ready queue once when it gets work, and stays off it while it is queued
-// (ring.h, "Loops"). The ready queue has room for every handle the Loop
+// (block.h, "Loops"). The ready queue has room for every handle the Loop
 // admits (MaxHandles), so no schedule is ever dropped.
 //
 // A handler on a Loop that would wait for the Loop — a call into a Func on
@@ -64,8 +66,8 @@ func NewLoop(cfg LoopConfig) (*Loop, error) {
 	if max == 0 {
 		max = 4096
 	}
-	if max < 0 || max >= maxCapacity/2 {
-		return nil, fmt.Errorf("foreign: MaxHandles %d out of range [0, %d): %w", max, maxCapacity/2, ErrInvalid)
+	if max < 0 || max >= fq.MaxCapacity/2 {
+		return nil, fmt.Errorf("foreign: MaxHandles %d out of range [0, %d): %w", max, fq.MaxCapacity/2, ErrInvalid)
 	}
 	// Room for every handle once and one wake-up of Run (id 0).
 	ready, err := NewPullQueue[uint64](PullConfig{Capacity: max + 1})
@@ -76,7 +78,7 @@ func NewLoop(cfg LoopConfig) (*Loop, error) {
 }
 
 // Token returns the token of the Loop's ready queue, which names the Loop
-// as the server of every handle on it (ring.h, "Serving").
+// as the server of every handle on it (block.h, "Serving").
 func (l *Loop) Token() Token { return l.ready.Token() }
 
 // reserve admits one more handle, or refuses it: the Loop is closed, or
@@ -111,7 +113,7 @@ func (l *Loop) attach(id uint64, h handle) {
 	}
 	// Work may have arrived before the entry existed; look once.
 	if h.work() {
-		cKick(h.base().r.token)
+		h.base().h.Kick()
 	}
 }
 
@@ -197,7 +199,7 @@ func (l *Loop) serveIDs(ids []uint64) {
 
 // serve gives one ready handle a batch, then takes it off the ready queue,
 // or puts it at the back if it has more: the Loop's side of the scheduling
-// protocol (ring.h, "Loops").
+// protocol (block.h, "Loops").
 func (l *Loop) serve(id uint64) {
 	l.mu.Lock()
 	e := l.handles[id]
@@ -220,10 +222,10 @@ func (l *Loop) serve(id uint64) {
 		}
 		return
 	}
-	c := h.base().r.c
-	c.scheduled.Store(0) // then look for work: pairs with the producers' claim, then load
-	if h.work() && c.scheduled.CompareAndSwap(0, 1) {
-		_ = l.ready.Post(id) // cannot be full: each handle is queued at most once
+	fh := h.base().h
+	fh.Unschedule() // then look for work: pairs with the producers' claim, then load
+	if h.work() {
+		fh.Reschedule() // cannot be full: each handle is queued at most once
 	}
 }
 
@@ -286,7 +288,7 @@ func (l *Loop) Close() error {
 	for _, h := range hs {
 		h.closeIntake()
 	}
-	if cServing() == l.Token() {
+	if fq.Serving() == uintptr(l.Token()) {
 		l.wakeRun()
 		return nil
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"runtime"
 	"sync"
+
+	"github.com/foreigncall/foreign/internal/fq"
 )
 
 // PullConfig configures a [PullQueue]. The zero value is ready to use.
@@ -30,31 +32,27 @@ type PullQueue[T any] struct {
 // NewPullQueue returns a queue that Go code reads with Recv. T must be
 // plain data, as for NewQueue.
 func NewPullQueue[T any](cfg PullConfig) (*PullQueue[T], error) {
-	return newPullQueue[T](cfg, testHooks)
-}
-
-func newPullQueue[T any](cfg PullConfig, hk hooks) (*PullQueue[T], error) {
-	r, _, err := openTyped[T](cfg.Capacity, hk, nil, 0, -1, 1)
+	o, err := openTyped[T](cfg.Capacity, nil, 0, -1, 1)
 	if err != nil {
 		return nil, err
 	}
 	q := &PullQueue[T]{}
-	q.init(r, "", nil, cfg.OnClose)
+	q.init(o, "", nil, cfg.OnClose)
 	// Free the C side if the queue becomes unreachable without being
 	// closed and drained (its reader went away).
-	runtime.AddCleanup(q, func(r *ring) {
-		if !r.freed.Load() {
-			r.discard()
+	runtime.AddCleanup(q, func(h *fq.Handle) {
+		if !h.Freed() {
+			h.Discard()
 		}
-	}, q.r)
+	}, q.h)
 	return q, nil
 }
 
 // Post copies v into the queue without blocking (see Queue.Post).
-func (q *PullQueue[T]) Post(v T) error { return post(q.r, v) }
+func (q *PullQueue[T]) Post(v T) error { return fq.Post(q.h, v) }
 
 // PostWait is Post that waits while the queue is full, until ctx is done.
-func (q *PullQueue[T]) PostWait(ctx context.Context, v T) error { return postWait(q.r, ctx, v) }
+func (q *PullQueue[T]) PostWait(ctx context.Context, v T) error { return fq.PostWait(q.h, ctx, v) }
 
 // Recv returns the next message, waiting for one until ctx is done. After
 // Close it returns the messages accepted before Close, then ErrClosed.
@@ -73,23 +71,23 @@ func (q *PullQueue[T]) RecvBatch(ctx context.Context, buf []T) (int, error) {
 	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	r := q.r
+	h := q.h
 	for {
-		if r.freed.Load() {
+		if h.Freed() {
 			return 0, ErrClosed
 		}
-		if n := take(r, buf); n > 0 {
-			r.spin.reset()
+		if n := fq.Take(h, buf); n > 0 {
+			h.SpinReset()
 			return n, nil
 		}
-		if r.spin.wait() {
+		if h.SpinWait() {
 			continue // see consume: the tail is read only after spinning
 		}
-		if r.drained() {
+		if h.Drained() {
 			q.teardown()
 			return 0, ErrClosed
 		}
-		if err := r.park(ctx, r.claimed); err != nil {
+		if err := h.Park(ctx, h.Claimed); err != nil {
 			return 0, err
 		}
 	}
@@ -102,10 +100,10 @@ func (q *PullQueue[T]) tryRecv(buf []T) int {
 		return 0
 	}
 	defer q.mu.Unlock()
-	if q.r.freed.Load() {
+	if q.h.Freed() {
 		return 0
 	}
-	return take(q.r, buf)
+	return fq.Take(q.h, buf)
 }
 
 // Close stops accepting messages: posts after it fail with ErrClosed.
@@ -115,7 +113,7 @@ func (q *PullQueue[T]) Close() error {
 	q.closeIntake()
 	if q.mu.TryLock() {
 		// Free now if nothing is left for Recv to return.
-		if !q.r.freed.Load() && q.r.drained() {
+		if !q.h.Freed() && q.h.Drained() {
 			q.teardown()
 		}
 		q.mu.Unlock()
@@ -124,4 +122,4 @@ func (q *PullQueue[T]) Close() error {
 }
 
 // Stats returns the queue's counters.
-func (q *PullQueue[T]) Stats() Stats { return ringStats(q.r, 0) }
+func (q *PullQueue[T]) Stats() Stats { return ringStats(q.h, 0) }

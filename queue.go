@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"reflect"
 	"unsafe"
+
+	"github.com/foreigncall/foreign/internal/fq"
 )
 
 // Token names a handle to C code. It is a plain integer that fits in a
@@ -69,14 +71,10 @@ type Queue[T any] struct {
 // funcs is refused with an error, because messages are copied through C
 // memory that the garbage collector does not see.
 func NewQueue[T any](handler func(T), cfg QueueConfig) (*Queue[T], error) {
-	return newQueue(handler, cfg, testHooks)
-}
-
-func newQueue[T any](handler func(T), cfg QueueConfig, hk hooks) (*Queue[T], error) {
 	if handler == nil {
 		return nil, fmt.Errorf("foreign: NewQueue: nil handler (for pull mode, NewPullQueue): %w", ErrInvalid)
 	}
-	q, err := openQueue[T](cfg, hk, 0, -1, 1)
+	q, err := openQueue[T](cfg, 0, -1, 1)
 	if err != nil {
 		return nil, err
 	}
@@ -98,7 +96,7 @@ func NewBatchQueue[T any](handler func([]T), cfg QueueConfig) (*Queue[T], error)
 	if handler == nil {
 		return nil, fmt.Errorf("foreign: NewBatchQueue: nil handler: %w", ErrInvalid)
 	}
-	q, err := openQueue[T](cfg, testHooks, 0, -1, 1)
+	q, err := openQueue[T](cfg, 0, -1, 1)
 	if err != nil {
 		return nil, err
 	}
@@ -108,44 +106,44 @@ func NewBatchQueue[T any](handler func([]T), cfg QueueConfig) (*Queue[T], error)
 }
 
 // openQueue opens the ring of a queue, or of a Func when callRet >= 0.
-func openQueue[T any](cfg QueueConfig, hk hooks, callArg, callRet, workers int) (*Queue[T], error) {
-	r, capacity, err := openTyped[T](cfg.Capacity, hk, cfg.Loop, callArg, callRet, workers)
+func openQueue[T any](cfg QueueConfig, callArg, callRet, workers int) (*Queue[T], error) {
+	o, err := openTyped[T](cfg.Capacity, cfg.Loop, callArg, callRet, workers)
 	if err != nil {
 		return nil, err
 	}
-	q := &Queue[T]{buf: make([]T, min(capacity, maxBatch))}
-	q.init(r, cfg.Name, cfg.OnPanic, cfg.OnClose)
+	q := &Queue[T]{buf: make([]T, min(o.h.Capacity(), maxBatch))}
+	q.init(o, cfg.Name, cfg.OnPanic, cfg.OnClose)
 	return q, nil
 }
 
 // openTyped checks T and the capacity and opens a ring for messages of
 // type T; it returns the rounded capacity.
-func openTyped[T any](capacity int, hk hooks, loop *Loop, callArg, callRet, workers int) (*ring, int, error) {
+func openTyped[T any](capacity int, loop *Loop, callArg, callRet, workers int) (opened, error) {
 	var zero T
 	if err := checkPlain(reflect.TypeOf(&zero).Elem()); err != nil {
-		return nil, 0, err
+		return opened{}, err
 	}
 	size := unsafe.Sizeof(zero)
-	if size > uintptr(maxMsgSize) {
-		return nil, 0, fmt.Errorf("foreign: message size %d over %d: %w", size, maxMsgSize, ErrInvalid)
+	if size > uintptr(fq.MaxMsgSize) {
+		return opened{}, fmt.Errorf("foreign: message size %d over %d: %w", size, fq.MaxMsgSize, ErrInvalid)
 	}
 	switch {
-	case capacity < 0 || capacity > maxCapacity:
-		return nil, 0, fmt.Errorf("foreign: capacity %d out of range [0, %d]: %w", capacity, maxCapacity, ErrInvalid)
+	case capacity < 0 || capacity > fq.MaxCapacity:
+		return opened{}, fmt.Errorf("foreign: capacity %d out of range [0, %d]: %w", capacity, fq.MaxCapacity, ErrInvalid)
 	case capacity == 0:
 		capacity = defaultCapacity
 	}
 	capacity = 1 << bitsFor(capacity)
-	kind := kindQueue
+	kind := fq.KindQueue
 	if callRet >= 0 {
-		kind = kindFunc
+		kind = fq.KindFunc
 	}
-	r, err := openRing(openArgs{msgSize: size, capacity: uintptr(capacity), start: hk.start, wakeKind: hk.wakeKind(),
-		kind: kind, callArg: callArg, callRet: callRet, workers: workers, loop: loop})
+	o, err := open(fq.OpenArgs{MsgSize: size, Capacity: uintptr(capacity), Kind: kind,
+		CallArg: callArg, CallRet: callRet, Workers: workers}, loop)
 	if err != nil {
-		return nil, 0, fmt.Errorf("foreign: new queue: %w", err)
+		return opened{}, fmt.Errorf("foreign: new queue: %w", err)
 	}
-	return r, capacity, nil
+	return o, nil
 }
 
 // bitsFor returns the smallest b with 1<<b >= n.
@@ -157,15 +155,15 @@ func bitsFor(n int) int {
 	return b
 }
 
-func (q *Queue[T]) work() bool    { return q.r.claimed() }
-func (q *Queue[T]) drained() bool { return q.r.drained() }
+func (q *Queue[T]) work() bool    { return q.h.Claimed() }
+func (q *Queue[T]) drained() bool { return q.h.Drained() }
 
 func (q *Queue[T]) serve() bool {
-	n := take(q.r, q.buf)
+	n := fq.Take(q.h, q.buf)
 	if n > 0 {
-		old := q.r.enter()
+		old := q.h.Enter()
 		q.deliver(q.buf[:n])
-		q.r.leave(old)
+		q.h.Leave(old)
 	}
 	return n > 0
 }
@@ -181,57 +179,13 @@ func (q *Queue[T]) finish() {
 // Post copies v into the queue without blocking and without a cgo call. It
 // returns ErrFull if the queue holds Capacity messages and ErrClosed after
 // Close. A nil return means v will be delivered.
-func (q *Queue[T]) Post(v T) error { return post(q.r, v) }
+func (q *Queue[T]) Post(v T) error { return fq.Post(q.h, v) }
 
 // PostWait is Post that waits while the queue is full, until ctx is done
 // (then it returns ctx.Err()). Close wakes it with ErrClosed. Called from
 // the queue's own handler (or another handler of its Loop) into a full
 // queue it returns ErrDeadlock at once: the handler would wait for itself.
-func (q *Queue[T]) PostWait(ctx context.Context, v T) error { return postWait(q.r, ctx, v) }
-
-func post[T any](r *ring, v T) error {
-	pos, err := r.claim(false, true)
-	if err != nil {
-		return err
-	}
-	put(r, pos, v)
-	return nil
-}
-
-func postWait[T any](r *ring, ctx context.Context, v T) error {
-	pos, err := r.postWait(ctx)
-	if err != nil {
-		return err
-	}
-	put(r, pos, v)
-	return nil
-}
-
-// put writes v into the claimed cell at pos and publishes it.
-func put[T any](r *ring, pos uint64, v T) {
-	cell := r.cell(pos)
-	*(*T)(unsafe.Add(cell, cellHdr)) = v
-	r.publish(cell, pos)
-}
-
-// take copies up to len(buf) ready messages out of the ring and passes their
-// cells back to producers. Consumer only.
-func take[T any](r *ring, buf []T) int {
-	n := 0
-	for n < len(buf) {
-		cell, ok := r.ready(r.head + uint64(n))
-		if !ok {
-			break
-		}
-		buf[n] = *(*T)(unsafe.Add(cell, cellHdr))
-		n++
-	}
-	if n > 0 {
-		r.noteDepth(n, n == len(buf))
-		r.release(n)
-	}
-	return n
-}
+func (q *Queue[T]) PostWait(ctx context.Context, v T) error { return fq.PostWait(q.h, ctx, v) }
 
 // deliver runs the handler on a batch, recovering from panics so that
 // delivery continues.
@@ -276,22 +230,22 @@ func (q *Queue[T]) handleSafely(vs []T) (n int) {
 func (q *Queue[T]) Close() error { return q.closeWait() }
 
 // Stats returns the queue's counters.
-func (q *Queue[T]) Stats() Stats { return ringStats(q.r, q.panics.Load()) }
+func (q *Queue[T]) Stats() Stats { return ringStats(q.h, q.panics.Load()) }
 
-func ringStats(r *ring, panics uint64) Stats {
-	delivered := r.delivered.Load()
-	depth := r.depth()
-	b := r.counts()
+func ringStats(h *fq.Handle, panics uint64) Stats {
+	delivered := h.Delivered()
+	depth := h.Depth()
+	b := h.Counts()
 	return Stats{
-		Capacity:       int(r.mask + 1),
+		Capacity:       h.Capacity(),
 		Posted:         delivered + depth,
 		Delivered:      delivered,
 		Depth:          depth,
-		HighWater:      b.highWater,
-		RejectedFull:   b.rejectedFull,
-		RejectedClosed: b.rejectedClosed,
-		Wakeups:        b.wakeups,
+		HighWater:      b.HighWater,
+		RejectedFull:   b.RejectedFull,
+		RejectedClosed: b.RejectedClosed,
+		Wakeups:        b.Wakeups,
 		Panics:         panics,
-		TimedOut:       b.timedOut,
+		TimedOut:       b.TimedOut,
 	}
 }

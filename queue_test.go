@@ -14,6 +14,7 @@ import (
 	"unsafe"
 
 	"github.com/foreigncall/foreign/internal/cthreads"
+	"github.com/foreigncall/foreign/internal/fq"
 )
 
 func TestPlainTypeCheck(t *testing.T) {
@@ -84,9 +85,9 @@ func TestBadInput(t *testing.T) {
 		}
 		t.Errorf("%s: got %d (%s), want one of %v", what, rc, cthreads.Strerror(rc), ok)
 	}
-	wantCode("token 0", cthreads.Post(0, mp, n), codeInval)
+	wantCode("token 0", cthreads.Post(0, mp, n), fq.CodeInval)
 	for i := uintptr(1); i < 70000; i += 997 {
-		wantCode("small token", cthreads.Post(i, mp, n), codeInval, codeClosed)
+		wantCode("small token", cthreads.Post(i, mp, n), fq.CodeInval, fq.CodeClosed)
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	for range 10000 {
@@ -94,19 +95,19 @@ func TestBadInput(t *testing.T) {
 		if r == tok {
 			continue
 		}
-		wantCode("random token", cthreads.Post(r, mp, n), codeInval, codeClosed)
+		wantCode("random token", cthreads.Post(r, mp, n), fq.CodeInval, fq.CodeClosed)
 		// Random tokens near real ones: same index, other generations.
 		near := r&^0xFFFF | tok&0xFFFF
 		if near != tok {
-			wantCode("forged generation", cthreads.Post(near, mp, n), codeInval, codeClosed)
+			wantCode("forged generation", cthreads.Post(near, mp, n), fq.CodeInval, fq.CodeClosed)
 		}
 	}
-	wantCode("NULL msg", cthreads.Post(tok, nil, n), codeInval)
-	wantCode("short len", cthreads.Post(tok, mp, n-1), codeInval)
-	wantCode("long len", cthreads.Post(tok, mp, n+1), codeInval)
-	wantCode("zero len", cthreads.Post(tok, mp, 0), codeInval)
+	wantCode("NULL msg", cthreads.Post(tok, nil, n), fq.CodeInval)
+	wantCode("short len", cthreads.Post(tok, mp, n-1), fq.CodeInval)
+	wantCode("long len", cthreads.Post(tok, mp, n+1), fq.CodeInval)
+	wantCode("zero len", cthreads.Post(tok, mp, 0), fq.CodeInval)
 	q.Close()
-	wantCode("closed", cthreads.Post(tok, mp, n), codeClosed)
+	wantCode("closed", cthreads.Post(tok, mp, n), fq.CodeClosed)
 
 	// The block is reused by new queues; the old token stays dead.
 	for range 5 {
@@ -114,7 +115,7 @@ func TestBadInput(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		wantCode("stale", cthreads.Post(tok, mp, n), codeClosed)
+		wantCode("stale", cthreads.Post(tok, mp, n), fq.CodeClosed)
 		if err := q.Post(m); !errors.Is(err, ErrClosed) {
 			t.Errorf("Go Post on a closed queue whose block was reused: %v", err)
 		}
@@ -123,7 +124,7 @@ func TestBadInput(t *testing.T) {
 	if st := q.Stats(); st.Delivered != 1 {
 		t.Errorf("stats: %+v", st)
 	}
-	for _, c := range []int{0, codeInval, codeClosed, codeFull, codeTimedOut, codeDeadlock, codePanic, -99} {
+	for _, c := range []int{0, fq.CodeInval, fq.CodeClosed, fq.CodeFull, fq.CodeTimedOut, fq.CodeDeadlock, fq.CodePanic, -99} {
 		if cthreads.Strerror(c) == "" {
 			t.Errorf("strerror(%d) empty", c)
 		}
@@ -142,10 +143,10 @@ func TestErrorCodes(t *testing.T) {
 	if FromCode(0) != nil || Code(nil) != 0 {
 		t.Error("success must map to nil and back")
 	}
-	if FromCode(-99) == nil || Code(errors.New("other")) != codeInval {
+	if FromCode(-99) == nil || Code(errors.New("other")) != fq.CodeInval {
 		t.Error("unknown codes and errors must not map to success")
 	}
-	if !errors.Is(ErrClosed, errors.ErrUnsupported) && !errors.Is(FromCode(codeClosed), ErrClosed) {
+	if !errors.Is(ErrClosed, errors.ErrUnsupported) && !errors.Is(FromCode(fq.CodeClosed), ErrClosed) {
 		t.Error("closed")
 	}
 }
@@ -344,7 +345,7 @@ func TestOneWakeupPerBurst(t *testing.T) {
 		t.Fatal(err)
 	}
 	within(t, 5*time.Second, "consumer parks", func() {
-		for q.r.c.park.Load() != parkParked {
+		for !q.h.Parked() {
 			time.Sleep(100 * time.Microsecond)
 		}
 	})
@@ -417,7 +418,7 @@ func TestOpenCloseChurn(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.Close() // empty pull queue: freed at once
-	if !p.r.freed.Load() {
+	if !p.h.Freed() {
 		t.Error("empty pull queue not freed by Close")
 	}
 }
@@ -430,12 +431,11 @@ func TestAbandonedPullQueue(t *testing.T) {
 		t.Fatal(err)
 	}
 	tok := uintptr(q.Token())
-	gen := q.r.gen
-	c := q.r.c
+	h := q.h                                // not the queue: its cleanup runs once the queue is unreachable
 	p := cthreads.Start(tok, 2, 0, 0, true) // until closed
 	q = nil
 	within(t, 10*time.Second, "cleanup", func() {
-		for c.tail.Load()>>genShift == gen && c.park.Load() != parkDead {
+		for !h.Freed() {
 			runtime.GC()
 			time.Sleep(time.Millisecond)
 		}

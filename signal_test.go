@@ -12,6 +12,7 @@ import (
 	"unsafe"
 
 	"github.com/foreigncall/foreign/internal/cthreads"
+	"github.com/foreigncall/foreign/internal/fq"
 )
 
 func waitFor(t *testing.T, what string, cond func() bool) {
@@ -46,7 +47,7 @@ func TestNotifierSingleShot(t *testing.T) {
 		t.Errorf("trigger after the run: %v", err)
 	}
 	var m int
-	if rc := cthreads.Post(uintptr(n.Token()), unsafe.Pointer(&m), 0); rc != codeClosed {
+	if rc := cthreads.Post(uintptr(n.Token()), unsafe.Pointer(&m), 0); rc != fq.CodeClosed {
 		t.Errorf("C trigger after the run: %d", rc)
 	}
 	n.Close()
@@ -86,7 +87,7 @@ func TestNotifierRepeating(t *testing.T) {
 	if err != nil || res.OK == 0 || res.Other != 0 {
 		t.Fatalf("storm: %+v %v", res, err)
 	}
-	waitFor(t, "storm runs", func() bool { return !n.pending() })
+	waitFor(t, "storm runs", func() bool { return !n.h.Pending() })
 	before := runs.Load()
 	n.Close()
 	if runs.Load() < 3 || runs.Load() > before+1 {
@@ -337,7 +338,7 @@ func TestLoopOnLockedThread(t *testing.T) {
 	waitFor(t, "deliveries", func() bool {
 		chk.mu.Lock()
 		defer chk.mu.Unlock()
-		return chk.n == 250_000 && !n.pending() && !i.Pending()
+		return chk.n == 250_000 && !n.h.Pending() && !i.Pending()
 	})
 	for _, h := range []interface{ Close() error }{q, n, i, f} {
 		h.Close()
@@ -474,10 +475,10 @@ func TestAcquireReleaseRacingPosts(t *testing.T) {
 		within(t, 10*time.Second, "finalizer", func() { <-finalized })
 		chk.check(t, 0, acc)
 		var m cthreads.Msg
-		if rc := cthreads.Post(tok, unsafe.Pointer(&m), unsafe.Sizeof(m)); rc != codeClosed {
+		if rc := cthreads.Post(tok, unsafe.Pointer(&m), unsafe.Sizeof(m)); rc != fq.CodeClosed {
 			t.Fatalf("post after the last release: %d", rc)
 		}
-		if rc := cthreads.Acquire(tok); rc != codeClosed {
+		if rc := cthreads.Acquire(tok); rc != fq.CodeClosed {
 			t.Fatalf("acquire after the last release: %d", rc)
 		}
 		q.Close()

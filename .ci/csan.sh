@@ -24,15 +24,14 @@ if [ $# -ge 3 ]; then
 	calls_args+=("$3")
 fi
 
-# The library's C is every .c file at the root of the package, as cgo
-# builds them (ring.c, wait.c, call.c, handle.c, ...).
-lib=(*.c)
+# The library's C is one translation unit, internal/fq/c/fq.c, which each
+# test includes whole (its functions are static), with the C consumer.
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 # -Werror: the C sources are meant to be -Wall -Wextra clean.
-cflags=(-std=c11 -O1 -g -Wall -Wextra -Werror -I.)
+cflags=(-std=c11 -O1 -g -Wall -Wextra -Werror -I. -Iinternal/fq/c)
 tsan=(-fsanitize=thread)
 asan=(-fsanitize=address,undefined -fno-omit-frame-pointer)
 
@@ -93,8 +92,8 @@ test_run() { # test, sanitizer name, binary, args...
 build "$work/canary-tsan" "${tsan[@]}" testdata/csan/canary.c
 build "$work/canary-asan" "${asan[@]}" testdata/csan/canary.c
 for t in stress calls; do
-	build "$work/$t-tsan" "${tsan[@]}" "testdata/csan/$t.c" "${lib[@]}"
-	build "$work/$t-asan" "${asan[@]}" "testdata/csan/$t.c" "${lib[@]}"
+	build "$work/$t-tsan" "${tsan[@]}" "testdata/csan/$t.c"
+	build "$work/$t-asan" "${asan[@]}" "testdata/csan/$t.c"
 done
 
 canary tsan "$work/canary-tsan" race 'WARNING: ThreadSanitizer: data race'

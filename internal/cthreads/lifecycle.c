@@ -42,6 +42,15 @@ static void exit_handler(int sig) {
 	pthread_exit(NULL);
 }
 
+// on_sigusr2 installs handler for SIGUSR2 (SA_ONSTACK, as Go requires).
+static void on_sigusr2(void (*handler)(int)) {
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = handler;
+	sa.sa_flags = SA_ONSTACK;
+	sigaction(SIGUSR2, &sa, NULL);
+}
+
 int ct_end_blocked(uintptr_t token, int how, int end, int64_t block_ns, int *rc) {
 	static blocked_arg a; // one at a time; outlives a thread that never ends
 	memset(&a, 0, sizeof a);
@@ -49,13 +58,8 @@ int ct_end_blocked(uintptr_t token, int how, int end, int64_t block_ns, int *rc)
 	a.how = how;
 	a.rc = 1;
 	a.m.producer = 77;
-	if (end == CT_END_EXIT) {
-		struct sigaction sa;
-		memset(&sa, 0, sizeof sa);
-		sa.sa_handler = exit_handler;
-		sa.sa_flags = SA_ONSTACK;
-		sigaction(SIGUSR2, &sa, NULL);
-	}
+	if (end == CT_END_EXIT)
+		on_sigusr2(exit_handler);
 	pthread_t th;
 	if (pthread_create(&th, NULL, blocked_main, &a) != 0)
 		return -2;
@@ -106,11 +110,7 @@ static void *outer_main(void *p) {
 
 int ct_nested_signal_call(uintptr_t token, uint64_t outer, uint64_t inner, int64_t after_ns, uint64_t *outer_ret,
                           int *outer_rc, uint64_t *inner_ret, int *inner_rc) {
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = nest_handler;
-	sa.sa_flags = SA_ONSTACK;
-	sigaction(SIGUSR2, &sa, NULL);
+	on_sigusr2(nest_handler);
 	nest_token = token;
 	nest_arg = inner;
 	nest_ret = 0;

@@ -9,7 +9,7 @@
 // run stays short under ThreadSanitizer whatever stress.c is given.
 //
 // C threads here play the Go side too. A consumer thread receives with
-// fq_c_recv/fq_c_park and then does what ring.go's release() does: when
+// fq_c_recv/fq_c_park and then does what the Go consumer's release (consume.go) does: when
 // producers wait for room it calls fq_space. A server thread does what
 // func.go does for a function: it names itself in consumer_tid while it
 // serves, and hands each result to its caller with fq_complete, or hands it
@@ -17,7 +17,7 @@
 // (Go's Config.Workers) or a slow function would.
 //
 // Everything except bad input runs twice: on futexes and on the portable
-// condition-variable fallback (wait.h's fq_use_futex).
+// condition-variable fallback (fq_set_futex).
 //
 // Phases:
 //   wait/order   8 producers post sequence-numbered messages with
@@ -63,9 +63,8 @@
 
 #define _GNU_SOURCE // syscall(SYS_gettid)
 
-#include "foreign.h"
-#include "ring.h"
-#include "wait.h"
+#include "fq.c" // the library's C, one translation unit: its functions are static
+#include "cconsumer.c"
 
 #define HARNESS_NAME "calls"
 #include "harness.h"
@@ -87,7 +86,7 @@ enum {
 
 static int scale = 1;
 
-static const char *wait_kind(void) { return fq_use_futex ? "futex" : "condvar"; }
+static const char *wait_kind(void) { return fq_using_futex() ? "futex" : "condvar"; }
 
 // await polls until *v == want. It is for waits that are bounded by the
 // contract (fq_close releases every waiter), so it fails after AWAIT_SECS
@@ -116,7 +115,7 @@ typedef struct {
 // the ring message is the 8-byte call header followed by the argument.
 static void open_q(queue *q, uint64_t msg_size, uint64_t capacity, uint64_t start, int kind, int64_t call_arg,
                    int64_t call_ret) {
-	int rc = fq_open(msg_size, capacity, start, kind, call_arg, call_ret, &q->token, &q->c);
+	int rc = fq_open8(msg_size, capacity, start, kind, call_arg, call_ret, &q->token, &q->c);
 	if (rc != 0)
 		fail("fq_open(msg %" PRIu64 ", cap %" PRIu64 ", arg %" PRId64 ", ret %" PRId64 "): %s", msg_size,
 		     capacity, call_arg, call_ret, strerror(-rc));
@@ -136,10 +135,10 @@ static void free_q(queue *q) {
 		fail("close(read fd %d): %s", rfd, strerror(errno));
 }
 
-// take is the consumer's receive step followed by ring.go's release():
+// take is the consumer's receive step followed by the Go consumer's release (consume.go):
 // after passing a cell back it wakes producers that wait for room.
 //
-// ring.h ("Waiting for room") has the consumer store head seq_cst and then
+// block.h ("Waiting for room") has the consumer store head seq_cst and then
 // load waiters, one side of a Dekker pair with the waiter's increment of
 // waiters and its re-read of head. fq_c_recv's store of head is seq_cst for
 // that reason (it was a release store once, and this test hung on it: a
@@ -1133,9 +1132,9 @@ static void call_bad(void) {
 	fq_ctl *c;
 	// fq_open's checks of a function's sizes: the message must hold the
 	// header and the argument; the result has a ceiling.
-	if (fq_open(8 + sizeof(carg) - 1, 4, 0, FQ_WAKE_EVENTFD, sizeof(carg), sizeof(cres), &t, &c) != -EINVAL ||
-	    fq_open(CMSG, 4, 0, FQ_WAKE_EVENTFD, -1, sizeof(cres), &t, &c) != -EINVAL ||
-	    fq_open(CMSG, 4, 0, FQ_WAKE_EVENTFD, sizeof(carg), FQ_MAX_RET + 1, &t, &c) != -EINVAL)
+	if (fq_open8(8 + sizeof(carg) - 1, 4, 0, FQ_WAKE_EVENTFD, sizeof(carg), sizeof(cres), &t, &c) != -EINVAL ||
+	    fq_open8(CMSG, 4, 0, FQ_WAKE_EVENTFD, -1, sizeof(cres), &t, &c) != -EINVAL ||
+	    fq_open8(CMSG, 4, 0, FQ_WAKE_EVENTFD, sizeof(carg), FQ_MAX_RET + 1, &t, &c) != -EINVAL)
 		fail("call/bad: fq_open accepted a bad function");
 
 	queue plain, fn;
@@ -1264,7 +1263,7 @@ static void begin(const char *name) {
 	static int64_t since;
 	int64_t now = mono_ns();
 	if (cur != NULL)
-		printf("calls: %-12s %-7s ok (%.2fs)\n", cur, fq_use_futex ? "futex" : "condvar",
+		printf("calls: %-12s %-7s ok (%.2fs)\n", cur, fq_using_futex() ? "futex" : "condvar",
 		       (double)(now - since) / 1e9);
 	cur = name;
 	since = now;
@@ -1305,7 +1304,7 @@ int main(int argc, char **argv) {
 	// fq_use_futex is only changed here, between phases, when no thread is
 	// inside fq_wait32 or fq_wake32.
 	for (int futex = 1; futex >= 0; futex--) {
-		fq_use_futex = futex;
+		fq_set_futex(futex);
 		begin("wait/order");
 		for (int i = 0; i < 3; i++)
 			pw_order(caps[i], (i & 1) ? FQ_WAKE_PIPE : FQ_WAKE_EVENTFD, i == 2 ? FQ_POS_MASK + 1 - 1000 : 0,
@@ -1333,7 +1332,7 @@ int main(int argc, char **argv) {
 		call_sizes(futex ? FQ_WAKE_EVENTFD : FQ_WAKE_PIPE, SIZES_CALLS * scale, &rng);
 		begin(NULL);
 	}
-	fq_use_futex = 1;
+	fq_set_futex(1);
 	begin("call/bad");
 	call_bad();
 	begin(NULL);

@@ -104,4 +104,15 @@ static void *watchdog_main(void *arg) {
 
 static void bump(void) { atomic_fetch_add_explicit(&progress, 1, memory_order_relaxed); }
 
+// fq_open8 opens a handle with fq_open: a queue, or with call_ret >= 0 a
+// function.
+static inline int fq_open8(uint64_t msg_size, uint64_t capacity, uint64_t start, int wake_kind, int64_t call_arg,
+                         int64_t call_ret, uintptr_t *token, fq_ctl **c) {
+	fq_open_args a = {
+		.msg_size = msg_size, .capacity = capacity, .start = start, .wake_kind = wake_kind,
+		.kind = call_ret < 0 ? FQ_KIND_QUEUE : FQ_KIND_FUNC, .call_arg = call_arg, .call_ret = call_ret,
+	};
+	return fq_open(&a, token, c);
+}
+
 #endif // CSAN_HARNESS_H

@@ -1,5 +1,5 @@
 // stress.c: a C-only stress test of the C ABI (foreign.h) and the ring
-// (ring.h), built with ring.c and no Go, so that ThreadSanitizer and
+// (internal/fq/c/block.h), built with the library's C (fq.c) and no Go, so that ThreadSanitizer and
 // AddressSanitizer+UBSan see every access the protocol makes. .ci/csan.sh
 // builds and runs it under each.
 //
@@ -26,8 +26,8 @@
 
 #define _POSIX_C_SOURCE 200809L
 
-#include "foreign.h"
-#include "ring.h"
+#include "fq.c" // the library's C, one translation unit: its functions are static
+#include "cconsumer.c"
 
 #define HARNESS_NAME "stress"
 #include "harness.h"
@@ -65,7 +65,7 @@ typedef struct {
 } queue;
 
 static void open_queue(queue *q, uint64_t capacity, uint64_t start, int kind) {
-	int rc = fq_open(sizeof(msg), capacity, start, kind, 0, -1, &q->token, &q->c);
+	int rc = fq_open8(sizeof(msg), capacity, start, kind, 0, -1, &q->token, &q->c);
 	if (rc != 0)
 		fail("fq_open(cap %" PRIu64 ", kind %d): %s", capacity, kind, strerror(-rc));
 	if (q->token == 0)
@@ -430,10 +430,10 @@ static void bad_input(uint64_t *rng) {
 	// last line of defence).
 	uintptr_t t;
 	fq_ctl *c;
-	if (fq_open(sizeof m, 3, 0, FQ_WAKE_EVENTFD, 0, -1, &t, &c) != -EINVAL ||
-	    fq_open(sizeof m, 0, 0, FQ_WAKE_EVENTFD, 0, -1, &t, &c) != -EINVAL ||
-	    fq_open(FQ_MAX_MSG + 1, 8, 0, FQ_WAKE_EVENTFD, 0, -1, &t, &c) != -EINVAL ||
-	    fq_open(sizeof m, (uint64_t)FQ_MAX_CAPACITY * 2, 0, FQ_WAKE_EVENTFD, 0, -1, &t, &c) != -EINVAL)
+	if (fq_open8(sizeof m, 3, 0, FQ_WAKE_EVENTFD, 0, -1, &t, &c) != -EINVAL ||
+	    fq_open8(sizeof m, 0, 0, FQ_WAKE_EVENTFD, 0, -1, &t, &c) != -EINVAL ||
+	    fq_open8(FQ_MAX_MSG + 1, 8, 0, FQ_WAKE_EVENTFD, 0, -1, &t, &c) != -EINVAL ||
+	    fq_open8(sizeof m, (uint64_t)FQ_MAX_CAPACITY * 2, 0, FQ_WAKE_EVENTFD, 0, -1, &t, &c) != -EINVAL)
 		fail("bad input: fq_open accepted bad arguments");
 
 	// Many queues at once: allocates new chunks while another thread looks

@@ -1,9 +1,11 @@
 /*
- * ring.h: the queue control block and ring shared by C producers, Go
- * producers and the Go consumer. Internal; the public ABI is foreign.h.
+ * block.h: the control block of a handle and its ring, shared by C
+ * producers, Go producers and the Go consumer, and the protocol they
+ * follow. Internal; the public ABI is foreign.h. Types and inline helpers
+ * only: the functions are declared in fq.h.
  *
- * The Go side mirrors this layout in ring.go; cgo.go holds a compile-time
- * guard that breaks the build if the two drift.
+ * The Go side mirrors fq_ctl in block.go; fq_layout (layout.c) lists every
+ * field's offset and size, and layout_test.go checks the mirror against it.
  *
  * PROTOCOL
  *
@@ -105,7 +107,7 @@
  * in a nested call: nested counts them, and the call that would make every
  * worker wait fails with EDEADLK.
  *
- * Signals (notifiers and interrupts, handle.c). They have no ring; the tail
+ * Signals (notifiers and interrupts, signal.c). They have no ring; the tail
  * word only carries gen and closed. The sig word is [gen:19][closed:1 at
  * bit 33][pending:1 at bit 32][value:32], the generation where the tail has
  * it. A trigger CASes sig from a word of its own generation without the
@@ -130,7 +132,7 @@
  * in the ready queue at most once, so a ready queue as large as the number
  * of handles can never be full.
  *
- * References (foreign_acquire/foreign_release, handle.c). refs is
+ * References (foreign_acquire/foreign_release, refs.c). refs is
  * [gen:19][go:1 at bit 44][count:44]: the generation (so a stale token's
  * CAS fails), the Go side's own reference as a bit of its own, and the
  * count of C references. C can therefore never drop the Go reference: a
@@ -153,8 +155,8 @@
  * lagging head, which would overstate it). Rejections and wake-ups are
  * counted on a cold line, off the fast path.
  */
-#ifndef FOREIGN_RING_H
-#define FOREIGN_RING_H
+#ifndef FOREIGN_FQ_BLOCK_H
+#define FOREIGN_FQ_BLOCK_H
 
 #include <stdatomic.h>
 #include <stddef.h>
@@ -255,41 +257,6 @@ typedef struct fq_ctl {
 #define FQ_WAKE_EVENTFD 1
 #define FQ_WAKE_PIPE 2
 
-/* Offsets the Go mirror checks at compile time. */
-enum {
-	FQ_OFF_TAIL = offsetof(fq_ctl, tail),
-	FQ_OFF_HEAD_CACHE = offsetof(fq_ctl, head_cache),
-	FQ_OFF_HIGH_WATER = offsetof(fq_ctl, high_water),
-	FQ_OFF_RING = offsetof(fq_ctl, ring),
-	FQ_OFF_MASK = offsetof(fq_ctl, mask),
-	FQ_OFF_CELL_SIZE = offsetof(fq_ctl, cell_size),
-	FQ_OFF_MSG_SIZE = offsetof(fq_ctl, msg_size),
-	FQ_OFF_START = offsetof(fq_ctl, start),
-	FQ_OFF_WAKE_FD = offsetof(fq_ctl, wake_fd),
-	FQ_OFF_WAKE_KIND = offsetof(fq_ctl, wake_kind),
-	FQ_OFF_HEAD = offsetof(fq_ctl, head),
-	FQ_OFF_PARK = offsetof(fq_ctl, park),
-	FQ_OFF_REJECTED_FULL = offsetof(fq_ctl, rejected_full),
-	FQ_OFF_REJECTED_CLOSED = offsetof(fq_ctl, rejected_closed),
-	FQ_OFF_WAKEUPS = offsetof(fq_ctl, wakeups),
-	FQ_OFF_READ_FD = offsetof(fq_ctl, read_fd),
-	FQ_OFF_CALL_RET = offsetof(fq_ctl, call_ret),
-	FQ_OFF_TIMED_OUT = offsetof(fq_ctl, timed_out),
-	FQ_OFF_CALL_ARG = offsetof(fq_ctl, call_arg),
-	FQ_OFF_WORKERS = offsetof(fq_ctl, workers),
-	FQ_OFF_NESTED = offsetof(fq_ctl, nested),
-	FQ_OFF_SPACE_SEQ = offsetof(fq_ctl, space_seq),
-	FQ_OFF_WAITERS = offsetof(fq_ctl, waiters),
-	FQ_OFF_KIND = offsetof(fq_ctl, kind),
-	FQ_OFF_SCHEDULED = offsetof(fq_ctl, scheduled),
-	FQ_OFF_LOOP_TOKEN = offsetof(fq_ctl, loop_token),
-	FQ_OFF_HANDLE_ID = offsetof(fq_ctl, handle_id),
-	FQ_OFF_SIG = offsetof(fq_ctl, sig),
-	FQ_OFF_SIG_FD = offsetof(fq_ctl, sig_fd),
-	FQ_OFF_SIG_INFLIGHT = offsetof(fq_ctl, sig_inflight),
-	FQ_OFF_REFS = offsetof(fq_ctl, refs),
-	FQ_CTL_SIZE = sizeof(fq_ctl),
-};
 
 /* fq_token_gen is the generation a token names. */
 static inline uint64_t fq_token_gen(foreign_token t) { return ((uint64_t)t >> FQ_IDX_BITS) & FQ_GEN_MASK; }
@@ -311,14 +278,17 @@ static inline int64_t fq_diff(uint64_t a, uint64_t b) {
 	return (int64_t)((a - b) << (64 - FQ_POS_BITS)) >> (64 - FQ_POS_BITS);
 }
 
-/* Lifecycle, called from Go (never on a hot path; may lock and allocate).
- * For a function, call_arg and call_ret are the argument and result sizes;
- * call_ret < 0 makes a plain queue. */
-int fq_open(uint64_t msg_size, uint64_t capacity, uint64_t start, int wake_kind,
-            int64_t call_arg, int64_t call_ret, uintptr_t *token, fq_ctl **ctl);
-/* fq_open_handle opens a handle of any kind. For signals, msg_size and
- * capacity are 0 (no ring) and with_fd asks for a sig_fd. loop_token and
- * handle_id attach it to a Loop (0: its own consumer). */
+/* Calls (call.c): the largest result a C caller can receive. */
+#define FQ_MAX_RET 4096
+
+/* The modes of the shared post path (post.c): what the token must name and
+ * how len is checked; a call posts an 8-byte header before the argument. */
+enum { FQ_MODE_POST, FQ_MODE_CALL };
+#define FQ_NO_WAIT INT64_MIN
+
+/* Arguments of fq_open (table.c). For signals, msg_size and capacity are 0
+ * (no ring) and with_fd asks for a sig_fd. loop_token and handle_id attach
+ * the handle to a Loop (0: its own consumer). */
 typedef struct {
 	uint64_t msg_size, capacity, start;
 	int wake_kind, kind, with_fd;
@@ -326,53 +296,5 @@ typedef struct {
 	uint64_t loop_token, handle_id;
 	uint32_t workers; /* a function's worker goroutines; 0 means 1 */
 } fq_open_args;
-int fq_open_handle(const fq_open_args *a, uintptr_t *token, fq_ctl **ctl);
-void fq_notify(fq_ctl *c);         /* wake or schedule the consumer after new work */
-int fq_trigger(foreign_token t, int kind, int value); /* notifier/interrupt trigger (handle.c) */
-int fq_drain_sig_fd(fq_ctl *c);    /* empties sig_fd */
-uint64_t fq_close(fq_ctl *c);      /* sets closed, wakes everyone; returns the final position */
-/* fq_set_closed sets closed in the tail (and the sig word) if the block is
- * still in generation gen; async-signal-safe. Returns 0 and the final
- * position, or the stale-token code. */
-int fq_set_closed(fq_ctl *c, uint64_t gen, uint64_t *final);
-/* fq_close_token closes the handle t names as Close does, if t is still
- * its generation; returns 0 (also if it was closed already) or the
- * stale-token code, and the final position. */
-int fq_close_token(foreign_token t, uint64_t *final);
-int fq_kick(foreign_token t);      /* fq_notify, if t is still current */
-int fq_release_go(foreign_token t); /* drops the Go side's reference; see "References" */
 
-/* Serving (see "Serving and self-deadlock"). server is the token of what
- * the calling thread now serves (0: nothing); enter returns the previous
- * value for leave to restore. */
-uint64_t fq_serve_enter(uint64_t server);
-void fq_serve_leave(uint64_t old);
-uint64_t fq_serving(void);
-/* fq_self_call decides a call into t from this thread: 0 not served here
- * (an ordinary call), 1 a nested call that is allowed (nested was raised;
- * fq_self_call_end lowers it), or FOREIGN_EDEADLK. */
-int fq_self_call(foreign_token t, fq_ctl *c);
-void fq_self_call_end(fq_ctl *c);
-int fq_served_here(foreign_token t, fq_ctl *c); /* 1 if this thread serves t's consumer */
-void fq_free(uintptr_t token);     /* after close and drain: frees the ring, recycles the block */
-fq_ctl *fq_lookup(uintptr_t token); /* NULL if the token's block does not exist */
-void *fq_cells(fq_ctl *c);          /* the ring's first cell */
-int fq_wake(fq_ctl *c);            /* the producer-side wake protocol */
-
-/* The shared post path. mode says what the token must name and how len is
- * checked; a call posts an 8-byte header before the argument. With a
- * deadline other than FQ_NO_WAIT it waits for room (see "Waiting"). */
-enum { FQ_MODE_POST, FQ_MODE_CALL };
-#define FQ_NO_WAIT INT64_MIN
-int fq_post(foreign_token t, int mode, uint64_t hdr, const void *msg, size_t len, int64_t deadline);
-void fq_space(fq_ctl *c);          /* the consumer made room: wake waiters */
-
-/* Calls (call.c). */
-#define FQ_MAX_RET 4096
-int fq_complete(uint64_t hdr, int rc, const void *ret, size_t len); /* 1 if the caller had gone */
-
-/* A C-only consumer, for sanitizer tests and the C-only benchmark floor. */
-int fq_c_recv(fq_ctl *c, void *msg); /* 1 got one, 0 empty, -1 closed and drained */
-int fq_c_park(fq_ctl *c);            /* blocks until woken; returns 0 */
-
-#endif /* FOREIGN_RING_H */
+#endif /* FOREIGN_FQ_BLOCK_H */

@@ -1,21 +1,20 @@
 // serve.c: which handle the calling thread serves, and the self-deadlock
-// checks built on it ("Serving and self-deadlock" in ring.h).
-#include "foreign.h"
-#include "ring.h"
+// checks built on it ("Serving and self-deadlock" in block.h).
+#include "fq.h"
 
 // The server token this thread is running handlers for, or 0. Set by the
 // Go consumer (locked to the thread meanwhile) around every handler run.
 static _Thread_local uint64_t serving;
 
-uint64_t fq_serve_enter(uint64_t server) {
+FQ_FN uint64_t fq_serve_enter(uint64_t server) {
 	uint64_t old = serving;
 	serving = server;
 	return old;
 }
 
-void fq_serve_leave(uint64_t old) { serving = old; }
+FQ_FN void fq_serve_leave(uint64_t old) { serving = old; }
 
-uint64_t fq_serving(void) { return serving; }
+FQ_FN uint64_t fq_serving(void) { return serving; }
 
 // server_of is the token of the consumer that serves the handle t names:
 // its Loop's, or its own.
@@ -24,9 +23,9 @@ static uint64_t server_of(foreign_token t, fq_ctl *c) {
 	return loop != 0 ? loop : (uint64_t)t;
 }
 
-int fq_served_here(foreign_token t, fq_ctl *c) { return serving != 0 && serving == server_of(t, c); }
+FQ_FN int fq_served_here(foreign_token t, fq_ctl *c) { return serving != 0 && serving == server_of(t, c); }
 
-int fq_self_call(foreign_token t, fq_ctl *c) {
+FQ_FN int fq_self_call(foreign_token t, fq_ctl *c) {
 	if (!fq_served_here(t, c))
 		return 0;
 	uint32_t workers = atomic_load_explicit(&c->workers, memory_order_relaxed);
@@ -42,4 +41,4 @@ int fq_self_call(foreign_token t, fq_ctl *c) {
 	return 1;
 }
 
-void fq_self_call_end(fq_ctl *c) { atomic_fetch_sub_explicit(&c->nested, 1, memory_order_relaxed); }
+FQ_FN void fq_self_call_end(fq_ctl *c) { atomic_fetch_sub_explicit(&c->nested, 1, memory_order_relaxed); }

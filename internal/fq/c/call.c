@@ -1,18 +1,12 @@
 // call.c: foreign_call, a C thread calling a Go function and waiting for its
-// result. The protocol ("Calls") is in ring.h.
-#define _GNU_SOURCE
-#include "foreign.h"
-#include "ring.h"
-#include "wait.h"
+// result, and the completion of a call. The protocol ("Calls") is in
+// block.h; the Go side is call.go beside this file.
+#include "fq.h"
 
 #include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-#ifdef __linux__
-#include <sys/syscall.h>
-#endif
 
 // Slot states, the low 8 bits of the state word; the high 24 bits are the
 // call's generation, bumped for every call the slot carries.
@@ -102,7 +96,7 @@ static fq_slot *get_slot(void) {
 #define CALL_SPIN_NS 20000
 
 // Set for the whole of a foreign_call on this thread: a call from a signal
-// handler that interrupted it would reuse the thread's slot (ring.h).
+// handler that interrupted it would reuse the thread's slot (block.h).
 static _Thread_local volatile int in_call;
 
 // A waiting call that is abandoned other than by its timeout: the thread
@@ -191,7 +185,7 @@ static int do_call(foreign_token t, fq_ctl *c, const void *arg, size_t arglen, v
 	return rc;
 }
 
-int foreign_call(foreign_token t, const void *arg, size_t arglen, void *ret, size_t retlen,
+FOREIGN_EXPORT int foreign_call(foreign_token t, const void *arg, size_t arglen, void *ret, size_t retlen,
                  int64_t timeout_ns) {
 	fq_ctl *c = fq_lookup(t);
 	if (c == NULL || (arg == NULL && arglen > 0) || (ret == NULL && retlen > 0))
@@ -219,7 +213,7 @@ int foreign_call(foreign_token t, const void *arg, size_t arglen, void *ret, siz
 	return rc;
 }
 
-int fq_complete(uint64_t hdr, int rc, const void *ret, size_t len) {
+FQ_FN int fq_complete(uint64_t hdr, int rc, const void *ret, size_t len) {
 	fq_slot *s = slot_at((uint32_t)hdr);
 	if (s == NULL || len > FQ_MAX_RET)
 		return 1;

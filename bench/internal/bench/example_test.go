@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"log"
 
-	"github.com/foreigncall/foreign/internal/bench"
+	"github.com/foreigncall/foreign/bench/internal/bench"
 )
 
 // A latency table for every strategy under one load, as a command-line tool

@@ -4,7 +4,8 @@
 #include "harness.h"
 
 #include "foreign.h"
-#include "ring.h"
+#include "block.h"
+#include "cconsumer.c" // the C-only floor's consumer
 
 #include <errno.h>
 #include <pthread.h>
@@ -325,10 +326,8 @@ struct bh_tput {
 	producer *prod;
 	int started; // producer threads created
 
-	// BH_CRING only.
+	// BH_CRING only: a ring the Go side opened and frees.
 	fq_ctl *ring;
-	uintptr_t token;
-	int64_t read_fd;
 	pthread_t consumer;
 	int cons_started;
 	uint64_t received, out_of_order, end_ns;
@@ -433,19 +432,13 @@ static void *consumer_main(void *arg) {
 }
 
 static void tput_free(bh_tput *t) {
-	if (t->ring != NULL) {
-		fq_close(t->ring);
-		fq_free(t->token);
-		close((int)t->read_fd); // fq_free leaves the read end to its owner
-	}
 	pthread_cond_destroy(&t->cv);
 	pthread_mutex_destroy(&t->mu);
 	free(t->prod);
 	free(t);
 }
 
-bh_tput *bh_tput_new(int kind, uintptr_t target, int producers, uint64_t messages,
-                     uint64_t capacity, int *err) {
+bh_tput *bh_tput_new(int kind, uintptr_t target, void *ring, int producers, uint64_t messages, int *err) {
 	bh_call send = call_for(kind);
 	int ok = kind == BH_FOREIGN || kind == BH_EXPORT_CHAN || kind == BH_CRING ||
 	         kind == BH_EVENTFD || kind == BH_PIPE || kind == BH_ASYNC || kind == BH_CONDVAR;
@@ -479,16 +472,7 @@ bh_tput *bh_tput_new(int kind, uintptr_t target, int producers, uint64_t message
 
 	int rc = 0;
 	if (kind == BH_CRING) {
-		// call_ret -1: a plain queue, not a function's.
-		rc = fq_open(sizeof(bh_msg), capacity, 0, FQ_WAKE_EVENTFD, 0, -1, &t->token, &t->ring);
-		if (rc != 0) {
-			t->ring = NULL;
-			tput_free(t);
-			*err = rc;
-			return NULL;
-		}
-		t->target = t->token;
-		t->read_fd = atomic_load_explicit(&t->ring->read_fd, memory_order_relaxed);
+		t->ring = ring;
 		rc = -pthread_create(&t->consumer, NULL, consumer_main, t);
 		t->cons_started = rc == 0;
 	}
@@ -547,8 +531,7 @@ void bh_tput_abort(bh_tput *t) {
 	atomic_store_explicit(&t->abort, 1, memory_order_relaxed);
 	if (t->ring != NULL) {
 		// A parked consumer sees the close when it wakes, drains, and stops.
-		fq_close(t->ring);
-		fq_wake(t->ring);
+		fq_c_close(t->ring);
 	}
 }
 
@@ -569,8 +552,7 @@ void bh_tput_finish(bh_tput *t, bh_tput_result *out) {
 	if (t->cons_started) {
 		// The producers are done: closing lets a consumer that is still
 		// short (a failed run) drain what was sent and stop.
-		fq_close(t->ring);
-		fq_wake(t->ring);
+		fq_c_close(t->ring);
 		pthread_join(t->consumer, NULL);
 		out->end_ns = t->end_ns;
 		out->received = t->received;

@@ -109,10 +109,11 @@ typedef struct {
 
 /* bh_tput_new starts producers pthreads, each waiting to send messages
  * messages to target (a token for BH_FOREIGN, a Go sink index for
- * BH_EXPORT_CHAN). For BH_CRING it opens a ring of capacity cells and starts
- * the C consumer; target is unused. Returns NULL with *err set on failure. */
-bh_tput *bh_tput_new(int kind, uintptr_t target, int producers, uint64_t messages,
-                     uint64_t capacity, int *err);
+ * BH_EXPORT_CHAN). For BH_CRING, ring is the control block of the queue
+ * target names, opened by the Go side, which frees it after
+ * bh_tput_finish; a C consumer thread drains it. Returns NULL with *err
+ * set on failure. */
+bh_tput *bh_tput_new(int kind, uintptr_t target, void *ring, int producers, uint64_t messages, int *err);
 /* bh_tput_start lets the producers go. */
 void bh_tput_start(bh_tput *t);
 /* bh_tput_wait waits up to timeout_ns for the C consumer (BH_CRING) to

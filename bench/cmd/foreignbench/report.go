@@ -19,7 +19,7 @@ func writeJSON(w io.Writer, r *Report) error {
 // format, so that benchstat can compare two runs: throughput as ns/op per
 // event plus events/s, latencies as the mean ns/op plus percentiles.
 func writeBench(w io.Writer, r *Report) error {
-	fmt.Fprintf(w, "goos: %s\ncpu: %s\npkg: github.com/foreigncall/foreign/cmd/foreignbench\n", r.Machine.OS, r.Machine.CPU)
+	fmt.Fprintf(w, "goos: %s\ncpu: %s\npkg: github.com/foreigncall/foreign/bench/cmd/foreignbench\n", r.Machine.OS, r.Machine.CPU)
 	for _, c := range r.Cells {
 		name := "Benchmark" + title(c.Scenario) + "/" + benchName(c.Case) + "/strategy=" + benchName(c.Strategy)
 		suffix := fmt.Sprintf("-%d", r.Machine.GOMAXPROCS)

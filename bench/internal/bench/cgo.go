@@ -1,14 +1,14 @@
 package bench
 
 // The package's calls into C are the thin wrappers in this file; the C code
-// itself is in harness.c. The ring's C symbols (foreign_post, fq_open, ...)
-// come from the root package, which the rest of this package imports.
+// itself is in harness.c. The ring's C ABI (foreign_post, ...) comes from
+// the library, which the rest of this package imports; the C-only floor's
+// consumer is the library's test consumer (internal/fq/c/cconsumer.c).
 
 /*
-#cgo CFLAGS: -I${SRCDIR}/../.. -Wall -Wextra
+#cgo CFLAGS: -I${SRCDIR}/../../.. -I${SRCDIR}/../../../internal/fq/c -Wall -Wextra
 #cgo LDFLAGS: -lpthread
 #include "foreign.h"
-#include "ring.h"
 #include "harness.h"
 #include <stdlib.h>
 */
@@ -17,6 +17,8 @@ import "C"
 import (
 	"syscall"
 	"unsafe"
+
+	"github.com/foreigncall/foreign/internal/fq"
 )
 
 // msg mirrors bh_msg in harness.h.
@@ -51,7 +53,7 @@ const (
 
 	codeBadReply = int(C.BH_EBADREPLY)
 
-	maxCapacity = int(C.FQ_MAX_CAPACITY)
+	maxCapacity = fq.MaxCapacity
 )
 
 // nowNs reads CLOCK_MONOTONIC, the clock the C threads stamp with.
@@ -103,8 +105,12 @@ func (p cProber) samples(n int) []uint64 {
 
 func (p cProber) free() { C.bh_prober_free(p.p) }
 
-// cTput is a set of throughput threads (bh_tput).
-type cTput struct{ t *C.bh_tput }
+// cTput is a set of throughput threads (bh_tput), and for the C-only
+// floor the ring they post into.
+type cTput struct {
+	t    *C.bh_tput
+	ring *fq.Handle
+}
 
 // tputResult is bh_tput_result.
 type tputResult struct {
@@ -116,13 +122,25 @@ type tputResult struct {
 }
 
 func newCTput(kind int, target uintptr, producers, messages, capacity int) (cTput, error) {
+	var ring *fq.Handle
+	var block unsafe.Pointer
+	if kind == kindCRing {
+		var err error
+		ring, err = fq.Open(fq.OpenArgs{MsgSize: C.sizeof_bh_msg, Capacity: uintptr(capacity), Kind: fq.KindQueue})
+		if err != nil {
+			return cTput{}, err
+		}
+		target, block = ring.Token(), ring.Block()
+	}
 	var err C.int
-	t := C.bh_tput_new(C.int(kind), C.uintptr_t(target), C.int(producers), C.uint64_t(messages),
-		C.uint64_t(capacity), &err)
+	t := C.bh_tput_new(C.int(kind), C.uintptr_t(target), block, C.int(producers), C.uint64_t(messages), &err)
 	if t == nil {
+		if ring != nil {
+			ring.Discard()
+		}
 		return cTput{}, syscall.Errno(-err)
 	}
-	return cTput{t}, nil
+	return cTput{t, ring}, nil
 }
 
 func (t cTput) start() { C.bh_tput_start(t.t) }
@@ -138,6 +156,9 @@ func (t cTput) abort() { C.bh_tput_abort(t.t) }
 func (t cTput) finish() tputResult {
 	var r C.bh_tput_result
 	C.bh_tput_finish(t.t, &r)
+	if t.ring != nil {
+		t.ring.Free() // closed and drained by the C consumer
+	}
 	return tputResult{
 		startNs:  int64(r.start_ns),
 		endNs:    int64(r.end_ns),

@@ -26,7 +26,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/foreigncall/foreign/internal/bench"
+	"github.com/foreigncall/foreign/bench/internal/bench"
 )
 
 func main() {

@@ -1,6 +1,6 @@
 //go:build !race
 
-package foreign
+package fq
 
 import "unsafe"
 

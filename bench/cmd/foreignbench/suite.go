@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/foreigncall/foreign/internal/bench"
+	"github.com/foreigncall/foreign/bench/internal/bench"
 )
 
 // Report is everything one run measured; it is also the JSON output.

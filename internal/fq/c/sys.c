@@ -1,29 +1,89 @@
-// wait.c: sleeping on a 32-bit word, with futex(2) on Linux and a portable
-// condition-variable fallback. See wait.h for the contract.
-#define _GNU_SOURCE
-#include "wait.h"
-#include "foreign.h"
+// sys.c: the one seam between the portable code and the operating
+// system: the wake-up descriptor (an eventfd on Linux, a pipe elsewhere and
+// in the tests), sleeping on a 32-bit word (futex(2) on Linux, a portable
+// condition-variable fallback that the tests run on Linux too), and the
+// monotonic clock. Declared in fq.h.
+#include "fq.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <time.h>
+#include <unistd.h>
 #ifdef __linux__
 #include <linux/futex.h>
+#include <sys/eventfd.h>
 #include <sys/syscall.h>
-#include <unistd.h>
-int fq_use_futex = 1;
-#else
-int fq_use_futex = 0;
 #endif
 
-int64_t fq_now_ns(void) {
+// use_futex selects the sleep: futex(2), or the fallback. Atomic: the tests
+// switch it while other threads may be waiting.
+#ifdef __linux__
+static _Atomic int use_futex = 1;
+#else
+static _Atomic int use_futex = 0;
+#endif
+
+FQ_FN int fq_set_futex(int on) {
+#ifdef __linux__
+	return atomic_exchange_explicit(&use_futex, on != 0, memory_order_relaxed);
+#else
+	(void)on;
+	return 0;
+#endif
+}
+
+FQ_FN int fq_using_futex(void) { return atomic_load_explicit(&use_futex, memory_order_relaxed); }
+
+FQ_FN int fq_open_wake(int kind, int64_t *wfd, int64_t *rfd) {
+#ifdef __linux__
+	if (kind == FQ_WAKE_EVENTFD) {
+		int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		if (fd < 0)
+			return -errno;
+		*wfd = *rfd = fd;
+		return 0;
+	}
+#endif
+	int p[2];
+	if (pipe(p) != 0)
+		return -errno;
+	for (int i = 0; i < 2; i++) {
+		fcntl(p[i], F_SETFL, fcntl(p[i], F_GETFL) | O_NONBLOCK);
+		fcntl(p[i], F_SETFD, FD_CLOEXEC);
+	}
+	*rfd = p[0];
+	*wfd = p[1];
+	return 0;
+}
+
+FQ_FN void fq_close_pair(int64_t r, int64_t w) {
+	if (r >= 0)
+		close((int)r);
+	if (w >= 0 && w != r)
+		close((int)w);
+}
+
+FQ_FN void fq_write_wake(int64_t fd, int eventfd) {
+	int saved = errno; // a signal handler must not disturb errno
+	if (eventfd) {
+		uint64_t one = 1;
+		(void)!write((int)fd, &one, sizeof one);
+	} else {
+		char one = 1;
+		(void)!write((int)fd, &one, 1); // EAGAIN: the pipe is full, so already readable
+	}
+	errno = saved;
+}
+
+FQ_FN int64_t fq_now_ns(void) {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-int64_t fq_deadline(int64_t timeout_ns) {
+FQ_FN int64_t fq_deadline(int64_t timeout_ns) {
 	if (timeout_ns < 0)
 		return -1;
 	int64_t now = fq_now_ns();
@@ -91,9 +151,9 @@ static void cond_wake32(_Atomic uint32_t *addr) {
 	pthread_mutex_unlock(&fq_buckets[b].mu);
 }
 
-int fq_wait32(_Atomic uint32_t *addr, uint32_t val, int64_t deadline) {
+FQ_FN int fq_wait32(_Atomic uint32_t *addr, uint32_t val, int64_t deadline) {
 #ifdef __linux__
-	if (fq_use_futex) {
+	if (atomic_load_explicit(&use_futex, memory_order_relaxed)) {
 		if (atomic_load(addr) != val)
 			return 0;
 		struct timespec ts, *tsp = NULL;
@@ -120,9 +180,9 @@ int fq_wait32(_Atomic uint32_t *addr, uint32_t val, int64_t deadline) {
 	return cond_wait32(addr, val, deadline);
 }
 
-void fq_wake32(_Atomic uint32_t *addr) {
+FQ_FN void fq_wake32(_Atomic uint32_t *addr) {
 #ifdef __linux__
-	if (fq_use_futex) {
+	if (atomic_load_explicit(&use_futex, memory_order_relaxed)) {
 		syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAKE | FUTEX_PRIVATE_FLAG, INT_MAX, NULL, NULL, 0);
 		return;
 	}

@@ -1,0 +1,51 @@
+// wake.c: waking a parked consumer, or putting a handle on its Loop's
+// ready queue. The protocol ("Park and wake", "Loops") is in block.h; the
+// consumer's side, parking, is park.go beside this file.
+#include "fq.h"
+
+// fq_wake is the producer's side of park and wake: the one producer that
+// moves park from PARKED to WAKING writes the wake fd, once per burst.
+FQ_FN int fq_wake(fq_ctl *c) {
+	uint32_t expect = FQ_PARK_PARKED;
+	if (!atomic_compare_exchange_strong_explicit(&c->park, &expect, FQ_PARK_WAKING,
+	                                             memory_order_seq_cst, memory_order_seq_cst))
+		return 0;
+	// While park is WAKING, teardown cannot close the fd (it waits for us).
+	fq_write_wake(atomic_load_explicit(&c->wake_fd, memory_order_relaxed),
+	              atomic_load_explicit(&c->wake_kind, memory_order_relaxed) == FQ_WAKE_EVENTFD);
+	atomic_fetch_add_explicit(&c->wakeups, 1, memory_order_relaxed);
+	atomic_store_explicit(&c->park, FQ_PARK_RUNNING, memory_order_release);
+	return 1;
+}
+
+// fq_notify runs after a producer's seq_cst claim (or a trigger's seq_cst
+// exchange): it wakes the handle's parked consumer, or puts the handle on
+// its Loop's ready queue if it is not there yet (block.h, "Loops").
+FQ_FN void fq_notify(fq_ctl *c) {
+	uint64_t loop = atomic_load_explicit(&c->loop_token, memory_order_relaxed);
+	if (loop == 0) {
+		if (atomic_load_explicit(&c->park, memory_order_seq_cst) == FQ_PARK_PARKED)
+			fq_wake(c);
+		return;
+	}
+	uint32_t idle = 0;
+	if (atomic_load_explicit(&c->scheduled, memory_order_seq_cst) == 0 &&
+	    atomic_compare_exchange_strong_explicit(&c->scheduled, &idle, 1, memory_order_seq_cst,
+	                                            memory_order_relaxed)) {
+		uint64_t id = atomic_load_explicit(&c->handle_id, memory_order_relaxed);
+		// Cannot be full: the ready queue holds every handle at most once.
+		// It fails only if the Loop is gone, and then nobody is listening.
+		(void)fq_post((foreign_token)loop, FQ_MODE_POST, 0, &id, sizeof id, FQ_NO_WAIT);
+	}
+}
+
+FQ_FN int fq_kick(foreign_token t) {
+	fq_ctl *c = fq_lookup(t);
+	if (c == NULL)
+		return FOREIGN_EINVAL;
+	uint64_t gen = fq_tail_gen(atomic_load_explicit(&c->tail, memory_order_acquire));
+	if (gen != fq_token_gen(t))
+		return fq_stale_code(fq_token_gen(t), gen);
+	fq_notify(c); // at worst a spurious wake-up, if the block moves on now
+	return 0;
+}

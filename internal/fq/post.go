@@ -1,0 +1,152 @@
+package fq
+
+import (
+	"context"
+	"unsafe"
+)
+
+// The Go producer: the claim and publish steps of block.h ("Claim",
+// "Publish", "Waiting for room") in Go, beside their C form in c/post.c,
+// so that a goroutine's Post makes no cgo call. The one deliberate
+// difference: C checks the message's kind and length on every post, where
+// the Go type fixed both when the handle was made.
+
+const cellHdr = 8 // the seq word before each message
+
+// cell returns the cell for position pos.
+func (h *Handle) cell(pos uint64) unsafe.Pointer {
+	return unsafe.Add(h.cells, uintptr(pos&h.mask)*h.cellSize)
+}
+
+func cellSeq(cell unsafe.Pointer) *atomicSeq { return (*atomicSeq)(cell) }
+
+// claim is claim in c/post.c. On success the caller owns the returned cell
+// and must publish it. A waiter's retry passes fresh to read the
+// consumer's head rather than the cache; count says whether a refusal is
+// counted in the stats.
+func (h *Handle) claim(fresh, count bool) (pos uint64, err error) {
+	c := h.c
+	for {
+		tail := c.tail.Load()
+		if tail>>genShift != h.gen {
+			return 0, ErrClosed // the block was recycled: we are long closed
+		}
+		if tail&closedBit != 0 {
+			if count {
+				h.goClosed.Add(1)
+			}
+			return 0, ErrClosed
+		}
+		pos = tail & posMask
+		depth := int64(h.mask) + 1
+		if hc := c.headCache.Load(); !fresh && hc>>genShift == h.gen {
+			depth = diff(pos, hc&posMask)
+		}
+		if depth > int64(h.mask) {
+			head := c.head.Load() // pairs with the consumer's store of head
+			depth = diff(pos, head)
+			if depth > int64(h.mask) {
+				if count {
+					h.goFull.Add(1)
+				}
+				return 0, ErrFull
+			}
+			c.headCache.Store(h.gen<<genShift | head)
+		}
+		if depth < 0 {
+			continue // our tail is older than the consumer's head
+		}
+		if c.tail.CompareAndSwap(tail, tail&^posMask|(pos+1)&posMask) {
+			return pos, nil
+		}
+	}
+}
+
+// publish passes ownership of the cell to the consumer and wakes it if it
+// is parked. The park load follows the claim's CAS (both sequentially
+// consistent): that is the producer's side of the Dekker pair.
+func (h *Handle) publish(cell unsafe.Pointer, pos uint64) {
+	raceRelease(unsafe.Pointer(&h.raceSync))
+	cellSeq(cell).Store((pos + 1) & posMask)
+	h.notify()
+}
+
+// put writes v into the claimed cell at pos and publishes it.
+func put[T any](h *Handle, pos uint64, v T) {
+	cell := h.cell(pos)
+	*(*T)(unsafe.Add(cell, cellHdr)) = v
+	h.publish(cell, pos)
+}
+
+// Post copies v into the handle's ring without blocking: ErrFull if it is
+// full, ErrClosed once closed. T must be the handle's message type.
+func Post[T any](h *Handle, v T) error {
+	pos, err := h.claim(false, true)
+	if err != nil {
+		return err
+	}
+	put(h, pos, v)
+	return nil
+}
+
+// PostWait is Post that waits while the ring is full, until ctx is done
+// (ctx.Err()) or the handle is closed (ErrClosed). From the thread serving
+// the handle it returns ErrDeadlock instead of waiting for itself.
+func PostWait[T any](h *Handle, ctx context.Context, v T) error {
+	pos, err := h.postWait(ctx)
+	if err != nil {
+		return err
+	}
+	put(h, pos, v)
+	return nil
+}
+
+// Go producers waiting for room sleep on a channel that the consumer
+// closes and replaces when it makes room, and Close closes too. They count
+// themselves in goWaiters first, then retry, so a release between their
+// failed claim and their sleep is not missed.
+func (h *Handle) roomChan() <-chan struct{} {
+	h.roomMu.Lock()
+	defer h.roomMu.Unlock()
+	if h.room == nil {
+		h.room = make(chan struct{})
+	}
+	return h.room
+}
+
+func (h *Handle) roomAppeared() {
+	h.roomMu.Lock()
+	if h.room != nil {
+		close(h.room)
+		h.room = nil
+	}
+	h.roomMu.Unlock()
+}
+
+// postWait claims a cell, waiting while the ring is full until ctx is done.
+func (h *Handle) postWait(ctx context.Context) (uint64, error) {
+	pos, err := h.claim(false, false)
+	for err == ErrFull {
+		// The consumer cannot make room while we wait on its own thread
+		// (workers aside: their consumer is another goroutine).
+		if h.c.workers.Load() <= 1 && h.ServedHere() {
+			return 0, ErrDeadlock
+		}
+		h.goWaiters.Add(1)
+		room := h.roomChan() // before the retry: a release after it closes room
+		pos, err = h.claim(true, false)
+		if err == ErrFull {
+			select {
+			case <-room:
+			case <-ctx.Done():
+				err = ctx.Err()
+				h.goTimedOut.Add(1)
+			}
+		}
+		h.goWaiters.Add(-1)
+	}
+	if err == ErrClosed {
+		h.goClosed.Add(1)
+	}
+	return pos, err
+}
