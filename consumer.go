@@ -32,7 +32,16 @@ type handle interface {
 // miss (measured: a post's median doubled). drained reads the tail, so it is
 // asked only when the spin window ends; a close is noticed up to one window
 // (50 µs) later.
+//
+// A handler that calls runtime.Goexit ends this goroutine; then another
+// takes its place, so the handle goes on being served.
 func consume(h handle) {
+	finished := false
+	defer func() {
+		if !finished {
+			go consume(h)
+		}
+	}()
 	fh := h.base().h
 	for {
 		if h.serve() {
@@ -47,6 +56,7 @@ func consume(h handle) {
 		}
 		_ = fh.Park(context.Background(), h.work)
 	}
+	finished = true // a Goexit in OnClose must not start another consumer
 	h.finish()
 }
 

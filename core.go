@@ -121,25 +121,45 @@ func (h *core) closeWait() error {
 // teardown frees the C side, runs OnClose and marks the handle done.
 // Consumer only, once, after the handle is drained.
 func (h *core) teardown() {
-	// Closed by a foreign_release, which cannot wake waiters from a
-	// signal handler: wake them here.
-	h.h.WakeWaiters()
-	h.h.Free()
-	if h.onClose != nil {
-		old := h.h.Enter() // Close from OnClose must not wait for itself
-		h.safely(h.onClose)
-		h.h.Leave(old)
-	}
-	close(h.done)
+	h.release()
+	h.closed()
 }
 
-// safely runs f; a panic in it is recovered, counted and reported.
+// release wakes the waiters and frees the C side. Closed by a
+// foreign_release, which cannot wake waiters from a signal handler, the
+// handle wakes them here.
+func (h *core) release() {
+	h.h.WakeWaiters()
+	h.h.Free()
+}
+
+// closed runs OnClose, its thread marked as serving the handle (a Close
+// from OnClose must not wait for itself), and marks the handle done, even
+// if OnClose ends its goroutine.
+func (h *core) closed() {
+	defer close(h.done)
+	if h.onClose != nil {
+		old := h.h.Enter()
+		defer h.h.Leave(old)
+		h.safely(h.onClose)
+	}
+}
+
+// safely runs f; a panic in it, or a runtime.Goexit, is counted and
+// reported (a Goexit then goes on ending the goroutine).
 func (h *core) safely(f func()) {
+	ok := false
 	defer func() {
-		if p := recover(); p != nil {
-			h.panics.Add(1)
-			reportPanic(h.name, h.onPanic, p)
+		if ok {
+			return
 		}
+		p := recover()
+		if p == nil {
+			p = errGoexit
+		}
+		h.panics.Add(1)
+		reportPanic(h.name, h.onPanic, p)
 	}()
 	f()
+	ok = true
 }

@@ -89,6 +89,10 @@ func logPanic(e *PanicError) {
 	slog.Default().Error("foreign: handler panicked", "name", e.Name, "panic", e.Value, "stack", string(e.Stack))
 }
 
+// errGoexit is the Value of the PanicError reported for a handler that
+// called runtime.Goexit.
+var errGoexit = errors.New("foreign: handler called runtime.Goexit")
+
 // PanicError is what a handler's panic is reported as, for every kind of
 // handle: a queue's handler, a function, a notifier's or an interrupt's
 // function, and an OnClose hook.

@@ -114,11 +114,7 @@ func NewFunc[A, R any](fn func(A) R, cfg FuncConfig) (*Func[A, R], error) {
 	if workers > 1 {
 		f.work = make(chan callMsg[A], workers)
 		for range workers {
-			f.workers.Go(func() {
-				for m := range f.work {
-					f.serveMarked(&m)
-				}
-			})
+			f.workers.Go(f.work1)
 		}
 		q.handle = func(vs []callMsg[A], done *int) {
 			for i := range vs {
@@ -160,6 +156,21 @@ func (f *Func[A, R]) runBatch(vs []callMsg[A], done *int) {
 	}
 }
 
+// work1 is a worker: it serves calls until the queue has handed out its
+// last one. A worker ended by a runtime.Goexit in fn is replaced.
+func (f *Func[A, R]) work1() {
+	finished := false
+	defer func() {
+		if !finished {
+			f.workers.Go(f.work1)
+		}
+	}()
+	for m := range f.work {
+		f.serveMarked(&m)
+	}
+	finished = true
+}
+
 // serveMarked is serve on a worker, its thread marked as serving the Func.
 func (f *Func[A, R]) serveMarked(m *callMsg[A]) {
 	old := f.q.h.Enter()
@@ -167,13 +178,21 @@ func (f *Func[A, R]) serveMarked(m *callMsg[A]) {
 	f.serve(m)
 }
 
-// serve runs one call and hands its result to the caller.
+// serve runs one call and hands its result to the caller, even if fn
+// ends its goroutine with runtime.Goexit (the caller then gets ErrPanic).
 func (f *Func[A, R]) serve(m *callMsg[A]) {
-	r, err := f.invoke(m.arg)
-	if m.hdr&goCallBit != 0 {
+	var r R
+	err := error(&PanicError{Name: f.q.name, Value: errGoexit})
+	defer func() { f.reply(m.hdr, r, err) }()
+	r, err = f.invoke(m.arg)
+}
+
+// reply hands a call's result to its caller, or counts it as late.
+func (f *Func[A, R]) reply(hdr uint64, r R, err error) {
+	if hdr&goCallBit != 0 {
 		f.mu.Lock()
-		gc := f.pending[m.hdr&^goCallBit]
-		delete(f.pending, m.hdr&^goCallBit)
+		gc := f.pending[hdr&^goCallBit]
+		delete(f.pending, hdr&^goCallBit)
 		f.mu.Unlock()
 		if gc == nil {
 			f.late.Add(1) // the caller's ctx ended first
@@ -182,21 +201,30 @@ func (f *Func[A, R]) serve(m *callMsg[A]) {
 		gc.ch <- callResult[R]{r, err}
 		return
 	}
-	if fq.Complete(m.hdr, Code(err), unsafe.Pointer(&r), unsafe.Sizeof(r)) {
+	if fq.Complete(hdr, Code(err), unsafe.Pointer(&r), unsafe.Sizeof(r)) {
 		f.late.Add(1) // the C caller timed out first
 	}
 }
 
-// invoke runs fn, turning a panic into an error that is reported and
-// counted; the next call runs as usual.
+// invoke runs fn, turning a panic (or a runtime.Goexit) into an error
+// that is reported and counted; the next call runs as usual.
 func (f *Func[A, R]) invoke(a A) (r R, err error) {
+	ok := false
 	defer func() {
-		if p := recover(); p != nil {
-			f.q.panics.Add(1)
-			err = reportPanic(f.q.name, f.q.onPanic, p)
+		if ok {
+			return
 		}
+		p := recover()
+		if p == nil {
+			p = errGoexit
+			f.q.reported = f.work == nil // on the queue's consumer, which must not count it again
+		}
+		f.q.panics.Add(1)
+		err = reportPanic(f.q.name, f.q.onPanic, p)
 	}()
-	return f.fn(a), nil
+	r = f.fn(a)
+	ok = true
+	return r, nil
 }
 
 // Call calls the function from Go and waits for its result until ctx is
@@ -208,6 +236,9 @@ func (f *Func[A, R]) invoke(a A) (r R, err error) {
 func (f *Func[A, R]) Call(ctx context.Context, a A) (R, error) {
 	var zero R
 	h := f.q.h
+	if h.Closed() { // first: a freed Func's block may serve another handle
+		return zero, ErrClosed
+	}
 	switch h.SelfCall() {
 	case 0:
 	case 1:

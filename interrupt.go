@@ -66,15 +66,17 @@ func NewInterrupt(handler func(value int), cfg InterruptConfig) (*Interrupt, err
 
 func (i *Interrupt) finish() { i.cancel(ErrClosed); i.teardown() }
 
-// deliverable: a pending signal that the consumer has something to do with.
+// deliverable: a pending signal that the consumer has something to do
+// with. Close ends a Block: a signal accepted before the close is
+// delivered.
 func (i *Interrupt) deliverable() bool {
-	return i.h.Pending() && i.blocked.Load() == 0 && (i.handler != nil || !i.fired.Load())
+	return i.h.Pending() && (i.blocked.Load() == 0 || i.h.Closed()) && (i.handler != nil || !i.fired.Load())
 }
 
 func (i *Interrupt) work() bool { return i.deliverable() || i.h.Closed() }
 
 func (i *Interrupt) drained() bool {
-	return i.h.Closed() && !(i.h.Pending() && i.blocked.Load() == 0 && i.handler != nil)
+	return i.h.Closed() && !(i.h.Pending() && i.handler != nil)
 }
 
 func (i *Interrupt) serve() bool {
@@ -145,7 +147,8 @@ func (i *Interrupt) Fd() int {
 }
 
 // Close stops the interrupt; later signals get FOREIGN_ECLOSED. A signal
-// pending before Close is still delivered to the handler; when Close
+// pending before Close is still delivered to the handler, even while
+// blocked (Close ends a Block); when Close
 // returns the handler will not run again and OnClose has run (from the
 // handler itself, or another handler of its Loop, Close returns at once).
 // Close on an interrupt already freed does nothing.

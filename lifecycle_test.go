@@ -252,7 +252,7 @@ func TestLeakCheckSeesLeak(t *testing.T) {
 	}
 	f, _ := NewFunc(func(int) int { return 0 }, FuncConfig{Workers: 2})
 	leaked := libraryGoroutines(100 * time.Millisecond)
-	if !strings.Contains(leaked, "consume") || !strings.Contains(leaked, "NewFunc") {
+	if !strings.Contains(leaked, "consume") || !strings.Contains(leaked, "work1") {
 		t.Errorf("the leak check missed an open queue and a Func's workers:\n%s", leaked)
 	}
 	q.Close()

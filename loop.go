@@ -32,9 +32,12 @@ type Loop struct {
 
 	mu       sync.Mutex
 	handles  map[uint64]*loopEntry
-	reserved int // handles opened or opening, at most max
+	reserved int // handles opened or opening and not yet finished, at most max
 	max      int
-	closed   bool
+	closed   bool // by Close: no handle joins any more, and every one is closed
+
+	finishOnce sync.Once
+	finished   chan struct{} // closed when Close is complete: no handle left, ready queue closed
 
 	// dispatch is held while handlers run: by Run for each batch, or by a
 	// Close that serves the Loop itself because Run is not running.
@@ -74,7 +77,7 @@ func NewLoop(cfg LoopConfig) (*Loop, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Loop{ready: ready, handles: map[uint64]*loopEntry{}, max: max}, nil
+	return &Loop{ready: ready, handles: map[uint64]*loopEntry{}, max: max, finished: make(chan struct{})}, nil
 }
 
 // Token returns the token of the Loop's ready queue, which names the Loop
@@ -145,16 +148,18 @@ func (l *Loop) setRef(id uint64, ref bool) {
 }
 
 // Run serves the Loop's handles until ctx is done (it returns ctx's error)
-// or no referenced handle is left open (it returns nil; also once Close
-// has closed them all). Handlers run on the calling goroutine. Run must not
-// be called twice at once (ErrInvalid), nor after Close (ErrClosed).
+// or no referenced handle is left open (it returns nil). Once Close has
+// closed the Loop, Run serves until every handle on it has delivered what
+// it accepted, referenced or not, then returns nil. Handlers run on the
+// calling goroutine. Run must not be called twice at once (ErrInvalid),
+// nor once the Loop is closed and finished (ErrClosed).
 func (l *Loop) Run(ctx context.Context) error {
 	l.runMu.Lock()
 	switch {
 	case l.running != nil:
 		l.runMu.Unlock()
 		return fmt.Errorf("foreign: Loop.Run called twice: %w", ErrInvalid)
-	case l.isClosed():
+	case l.isFinished():
 		l.runMu.Unlock()
 		return fmt.Errorf("foreign: Loop.Run after Close: %w", ErrClosed)
 	}
@@ -166,14 +171,11 @@ func (l *Loop) Run(ctx context.Context) error {
 		l.running = nil
 		close(exit)
 		l.runMu.Unlock()
-		if l.isClosed() { // closed from a handler: free the ready queue now
-			_ = l.ready.Close()
-		}
 	}()
 	var ids [maxBatch]uint64
-	for l.refs.Load() > 0 {
+	for l.refs.Load() > 0 || l.closing() {
 		n, err := l.ready.RecvBatch(ctx, ids[:])
-		if errors.Is(err, ErrClosed) && l.isClosed() {
+		if errors.Is(err, ErrClosed) && l.isFinished() {
 			return nil
 		}
 		if err != nil {
@@ -181,19 +183,28 @@ func (l *Loop) Run(ctx context.Context) error {
 		}
 		l.dispatch.Lock()
 		l.serveIDs(ids[:n])
-		l.dispatch.Unlock()
 	}
 	return nil
 }
 
-// serveIDs serves a batch of ready ids. The caller holds dispatch.
+// serveIDs serves a batch of ready ids; the caller holds dispatch, and
+// serveIDs releases it. A handler that ends the goroutine with
+// runtime.Goexit (as t.FailNow does) leaves the ids it had not reached,
+// its own included, back on the ready queue for whoever serves next.
 func (l *Loop) serveIDs(ids []uint64) {
-	for _, id := range ids {
-		if id == 0 {
+	i := 0
+	defer func() {
+		for _, id := range ids[i:] {
+			_ = l.ready.Post(id) // they were on it: there is room
+		}
+		l.dispatch.Unlock()
+	}()
+	for ; i < len(ids); i++ {
+		if ids[i] == 0 {
 			l.wakeSet.Store(false) // then Run reads refs again
 			continue
 		}
-		l.serve(id)
+		l.serve(ids[i])
 	}
 }
 
@@ -210,7 +221,7 @@ func (l *Loop) serve(id uint64) {
 	h := e.h
 	h.serve()
 	if h.drained() {
-		// scheduled stays 1: a late notify cannot queue a finished handle.
+		// scheduled stays set: a late notify cannot queue a finished handle.
 		h.finish()
 		l.mu.Lock()
 		delete(l.handles, id)
@@ -220,6 +231,7 @@ func (l *Loop) serve(id uint64) {
 		if ref && l.refs.Add(-1) == 0 {
 			l.wakeRun()
 		}
+		l.finishIfDone()
 		return
 	}
 	fh := h.base().h
@@ -232,13 +244,17 @@ func (l *Loop) serve(id uint64) {
 // waitFor waits until done is closed: a handle of the Loop has been
 // delivered and torn down. While Run runs, Run does that; while it does
 // not, the caller serves the Loop itself, holding dispatch so that no two
-// handlers ever overlap.
+// handlers ever overlap. Once the Loop is closed, a caller serving it goes
+// on until every handle is done (Close may have been called from a
+// handler, which cannot wait itself).
 func (l *Loop) waitFor(done <-chan struct{}) {
 	var ids [maxBatch]uint64
 	for {
 		select {
 		case <-done:
-			return
+			if !l.closing() {
+				return
+			}
 		default:
 		}
 		l.runMu.Lock()
@@ -247,38 +263,56 @@ func (l *Loop) waitFor(done <-chan struct{}) {
 		if exit != nil {
 			select {
 			case <-done:
-				return
+				return // Run serves the rest
 			case <-exit: // Run returned: serve the rest here
 			}
 			continue
 		}
 		if l.dispatch.TryLock() {
 			l.serveIDs(ids[:l.ready.tryRecv(ids[:])])
-			l.dispatch.Unlock()
 		}
 		runtime.Gosched() // a producer may be between its claim and its publish
 	}
 }
 
-func (l *Loop) isClosed() bool {
+// closing reports that the Loop is closed and handles are left on it.
+func (l *Loop) closing() bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.closed
+	return l.closed && l.reserved > 0
 }
 
-// Close closes every handle on the Loop (their later posts, calls and
-// triggers fail with ErrClosed), delivers what they accepted and runs
-// their OnClose hooks, then releases the Loop: Run returns nil, and
-// handles can no longer join it. When Close returns all of that is done;
-// while Run is not running Close serves the handles itself. Called from a
-// handler on the Loop, Close cannot wait: Run finishes the delivery and
-// then returns. Close is idempotent.
-func (l *Loop) Close() error {
-	l.mu.Lock()
-	if l.closed {
-		l.mu.Unlock()
-		return nil
+func (l *Loop) isFinished() bool {
+	select {
+	case <-l.finished:
+		return true
+	default:
+		return false
 	}
+}
+
+// finishIfDone completes a Close once no handle is left: the ready queue
+// is emptied of stale wake-ups and closed, and the Loop is finished.
+func (l *Loop) finishIfDone() {
+	l.mu.Lock()
+	done := l.closed && l.reserved == 0
+	l.mu.Unlock()
+	if !done {
+		return
+	}
+	l.finishOnce.Do(func() {
+		var ids [maxBatch]uint64
+		for l.ready.tryRecv(ids[:]) > 0 {
+		}
+		_ = l.ready.Close()
+		close(l.finished)
+	})
+}
+
+// closeAll closes every handle on the Loop to new work and returns them;
+// none is left open once closed is set (attach closes late joiners).
+func (l *Loop) closeAll() []*core {
+	l.mu.Lock()
 	l.closed = true
 	hs := make([]*core, 0, len(l.handles))
 	for _, e := range l.handles {
@@ -288,13 +322,37 @@ func (l *Loop) Close() error {
 	for _, h := range hs {
 		h.closeIntake()
 	}
-	if fq.Serving() == uintptr(l.Token()) {
+	return hs
+}
+
+// Close closes every handle on the Loop (their later posts, calls and
+// triggers fail with ErrClosed), delivers what they accepted and runs
+// their OnClose hooks, then releases the Loop: Run returns nil, and
+// handles can no longer join it. When Close returns all of that is done
+// (a second Close waits for the first); while Run is not running Close
+// serves the handles itself. Called from a handler on the Loop, Close
+// cannot wait: whoever serves the Loop (Run, or a Close serving it)
+// finishes the delivery.
+func (l *Loop) Close() error {
+	if fq.IsServing(uintptr(l.Token())) {
+		l.closeAll()
 		l.wakeRun()
 		return nil
 	}
-	for _, h := range hs {
-		l.waitFor(h.done)
+	for {
+		hs := l.closeAll()
+		if len(hs) == 0 && !l.closing() {
+			break
+		}
+		for _, h := range hs {
+			l.waitFor(h.done)
+		}
+		if len(hs) == 0 {
+			runtime.Gosched() // a handle between reserve and attach
+		}
 	}
 	l.wakeRun()
-	return l.ready.Close()
+	l.finishIfDone()
+	<-l.finished
+	return nil
 }

@@ -84,7 +84,10 @@ func (q *PullQueue[T]) RecvBatch(ctx context.Context, buf []T) (int, error) {
 			continue // see consume: the tail is read only after spinning
 		}
 		if h.Drained() {
-			q.teardown()
+			q.release()
+			q.mu.Unlock()
+			q.closed() // OnClose may call Recv: not under mu
+			q.mu.Lock()
 			return 0, ErrClosed
 		}
 		if err := h.Park(ctx, h.Claimed); err != nil {
@@ -113,10 +116,14 @@ func (q *PullQueue[T]) Close() error {
 	q.closeIntake()
 	if q.mu.TryLock() {
 		// Free now if nothing is left for Recv to return.
-		if !q.h.Freed() && q.h.Drained() {
-			q.teardown()
+		free := !q.h.Freed() && q.h.Drained()
+		if free {
+			q.release()
 		}
 		q.mu.Unlock()
+		if free {
+			q.closed()
+		}
 	}
 	return nil
 }

@@ -58,8 +58,10 @@ type Queue[T any] struct {
 	handle func(vs []T, done *int) // runs a batch; *done counts messages consumed, even by a panic
 	drain  func()                  // run after the last delivery, before the teardown (Func's workers)
 
-	buf      []T // consumer's batch buffer
-	progress int // consumer's count of the batch handled (handleSafely)
+	buf      []T  // consumer's batch buffer
+	rest     []T  // the part of buf not yet handed to the handler
+	progress int  // consumer's count of the batch handled (handleSafely)
+	reported bool // a Func's invoke reported the Goexit that is unwinding
 }
 
 // NewQueue returns a queue whose messages are delivered to handler, one at a
@@ -159,17 +161,20 @@ func (q *Queue[T]) work() bool    { return q.h.Claimed() }
 func (q *Queue[T]) drained() bool { return q.h.Drained() }
 
 func (q *Queue[T]) serve() bool {
-	n := fq.Take(q.h, q.buf)
-	if n > 0 {
-		old := q.h.Enter()
-		q.deliver(q.buf[:n])
-		q.h.Leave(old)
+	if len(q.rest) == 0 { // else a consumer ended by runtime.Goexit left some
+		n := fq.Take(q.h, q.buf)
+		if n == 0 {
+			return false
+		}
+		q.rest = q.buf[:n]
 	}
-	return n > 0
+	q.deliver()
+	return true
 }
 
 func (q *Queue[T]) finish() {
 	clear(q.buf)
+	q.rest = nil
 	if q.drain != nil {
 		q.drain()
 	}
@@ -187,34 +192,47 @@ func (q *Queue[T]) Post(v T) error { return fq.Post(q.h, v) }
 // queue it returns ErrDeadlock at once: the handler would wait for itself.
 func (q *Queue[T]) PostWait(ctx context.Context, v T) error { return fq.PostWait(q.h, ctx, v) }
 
-// deliver runs the handler on a batch, recovering from panics so that
-// delivery continues.
-func (q *Queue[T]) deliver(vs []T) {
-	for len(vs) > 0 {
-		// Always advance: a message is never handed to the handler twice.
-		vs = vs[max(q.handleSafely(vs), 1):]
+// deliver runs the handler on q.rest, its thread marked as serving the
+// queue, recovering from panics so that delivery continues.
+func (q *Queue[T]) deliver() {
+	old := q.h.Enter()
+	defer q.h.Leave(old)
+	for len(q.rest) > 0 {
+		q.handleSafely()
 	}
 }
 
-// handleSafely returns how many messages of vs were consumed, counting the
-// one whose handler panicked. One deferred recover covers the whole batch.
-// The count lives in the queue (q.progress), not in a local: a local's
-// address passed to the handle func would escape and cost an allocation
-// per batch.
-func (q *Queue[T]) handleSafely(vs []T) (n int) {
+// handleSafely hands q.rest to the handler and drops from it what was
+// consumed, counting the message whose handler panicked: a message is
+// never handed to the handler twice. One deferred recover covers the
+// whole batch. The count lives in the queue (q.progress), not in a local:
+// a local's address passed to the handle func would escape and cost an
+// allocation per batch. A handler that calls runtime.Goexit (as
+// t.FailNow does) ends the consumer goroutine; it is counted and
+// reported as a panic, q.rest keeps what it had not reached, and consume
+// starts another goroutine that goes on from there.
+func (q *Queue[T]) handleSafely() {
 	ok := false
 	defer func() {
 		if ok {
 			return
 		}
-		n = q.progress // includes the message whose handler panicked
+		q.rest = q.rest[max(q.progress, 1):] // includes the message whose handler panicked
+		p := recover()
+		if p == nil {
+			if q.reported { // by the Func, which knew the call
+				q.reported = false
+				return
+			}
+			p = errGoexit
+		}
 		q.panics.Add(1)
-		reportPanic(q.name, q.onPanic, recover())
+		reportPanic(q.name, q.onPanic, p)
 	}()
 	q.progress = 0
-	q.handle(vs, &q.progress)
+	q.handle(q.rest, &q.progress)
 	ok = true
-	return q.progress
+	q.rest = q.rest[q.progress:]
 }
 
 // Close stops accepting messages: posts after it fail with ErrClosed (C:

@@ -110,8 +110,9 @@ func cServeEnter(server uintptr) uint64 { return uint64(C.fq_serve_enter(C.uint6
 
 func cServeLeave(old uint64) { C.fq_serve_leave(C.uint64_t(old)) }
 
-// Serving returns the server token the calling thread is serving, or 0.
-func Serving() uintptr { return uintptr(C.fq_serving()) }
+// IsServing reports whether the calling thread is serving server (a
+// handle's own token, or a Loop's), at any depth of nesting.
+func IsServing(server uintptr) bool { return C.fq_is_serving(C.uint64_t(server)) != 0 }
 
 func cSelfCall(t uintptr, c *ctl) int { return int(C.fq_self_call(C.foreign_token(t), cc(c))) }
 
@@ -120,6 +121,8 @@ func cSelfCallEnd(c *ctl) { C.fq_self_call_end(cc(c)) }
 func cFree(t uintptr) { C.fq_free(C.uintptr_t(t)) }
 
 func cSpace(c *ctl) { C.fq_space(cc(c)) }
+
+func cSkipCallGens(n uint64) { C.fq_skip_call_gens(C.uint64_t(n)) }
 
 func cSetFutex(on bool) (was bool) {
 	o := C.int(0)

@@ -18,7 +18,9 @@ func (h *Handle) notify() {
 		}
 		return
 	}
-	if c.scheduled.Load() == 0 && c.scheduled.CompareAndSwap(0, 1) {
+	// scheduled carries the generation: a notify that comes late, after
+	// the block was freed and reused, cannot mark the new handle.
+	if idle := uint32(h.gen << 1); c.scheduled.Load() == idle && c.scheduled.CompareAndSwap(idle, idle|1) {
 		_ = Post(h.ready, h.id) // never full: each handle is queued at most once
 	}
 }
@@ -44,11 +46,11 @@ func (h *Handle) wakeConsumer() {
 // the handle it clears scheduled (then looks for work itself), and
 // Reschedule puts it back at the end of the ready queue if it wins the
 // flag. A handle is in the ready queue at most once.
-func (h *Handle) Unschedule() { h.c.scheduled.Store(0) }
+func (h *Handle) Unschedule() { h.c.scheduled.Store(uint32(h.gen << 1)) }
 
 // Reschedule: see Unschedule.
 func (h *Handle) Reschedule() {
-	if h.c.scheduled.CompareAndSwap(0, 1) {
+	if idle := uint32(h.gen << 1); h.c.scheduled.CompareAndSwap(idle, idle|1) {
 		_ = Post(h.ready, h.id)
 	}
 }

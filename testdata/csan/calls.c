@@ -500,6 +500,7 @@ typedef struct {
 // What the server saw of the slot indices in the call headers: the exit
 // phase checks that dead threads' slots were taken by new threads.
 enum { SLOT_BITS = 18 }; // call.c: 1024 chunks of 256 slots
+#define HDR_IDX_MASK ((UINT64_C(1) << HDR_IDX_BITS) - 1) // call.c: a header's slot index
 static uint8_t slots_seen[1u << SLOT_BITS];
 
 typedef struct {
@@ -602,7 +603,7 @@ static void *server_main(void *arg) {
 	while (next_msg(c, m) > 0) {
 		uint64_t hdr;
 		memcpy(&hdr, m, sizeof hdr);
-		uint32_t slot = (uint32_t)hdr;
+		uint32_t slot = (uint32_t)(hdr & HDR_IDX_MASK);
 		if (slot >> SLOT_BITS)
 			fail("call: header %#" PRIx64 " names slot %" PRIu32 ", beyond call.c's table", hdr, slot);
 		if (!slots_seen[slot]) {
@@ -1183,9 +1184,9 @@ static void call_bad(void) {
 	}
 	answer(&a, sizeof a, &r, sizeof r);
 	expect_rc("completion longer than FQ_MAX_RET", fq_complete(hdr[1], 0, &r, FQ_MAX_RET + 1), 1);
-	expect_rc("completion of a slot that does not exist", fq_complete(hdr[1] | 0xffffffffu, 0, &r, sizeof r), 1);
+	expect_rc("completion of a slot that does not exist", fq_complete(hdr[1] | HDR_IDX_MASK, 0, &r, sizeof r), 1);
 	expect_rc("completion of a slot not allocated yet",
-	          fq_complete((hdr[1] & ~(uint64_t)UINT32_MAX) | ((1u << SLOT_BITS) - 1), 0, &r, sizeof r), 1);
+	          fq_complete((hdr[1] & ~HDR_IDX_MASK) | ((1u << SLOT_BITS) - 1), 0, &r, sizeof r), 1);
 	expect_rc("late completion, older call", fq_complete(hdr[0], 0, &r, sizeof r), 1);
 	expect_rc("late completion", fq_complete(hdr[1], 0, &r, sizeof r), 1);
 	expect_rc("late completion again", fq_complete(hdr[1], 0, &r, sizeof r), 1);

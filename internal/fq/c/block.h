@@ -79,15 +79,20 @@
  * + 1 and call_arg = argument size; plain posts to it are refused and calls
  * to a plain queue are too. A calling thread owns a call slot (a table that is
  * never freed, slots recycled when threads exit). It posts an 8-byte header
- * naming its slot and the call's generation, then the argument. The slot's
- * state word is [gen:24][state:8]: PENDING, SLEEPING (the caller is in
+ * naming its slot and the call's generation, then the argument. The slot
+ * keeps the call's whole generation (gen, 39 bits, never wrapping in
+ * practice) and its state word the low 24 bits of it: [gen:24][state:8]:
+ * PENDING, SLEEPING (the caller is in
  * fq_wait32), COMPLETING (the consumer is writing the result), DONE,
  * ABANDONED (the caller timed out). The consumer completes with a CAS from
  * PENDING or SLEEPING of the same generation to COMPLETING, writes the
  * result, stores DONE and wakes the caller if it slept. A caller that times
  * out CASes to ABANDONED; if that fails the result is being written and it
  * waits for DONE. So a late result is never written into memory the caller
- * has taken back: its CAS fails and it is counted and dropped.
+ * has taken back: its CAS fails and it is counted and dropped. A
+ * completion whose CAS matched only the low 24 bits (the caller has made
+ * 2^24 calls since the one abandoned) finds the whole generation differs
+ * and puts the state back as it was: the result is dropped.
  *
  * A thread makes one call at a time: in_call (thread-local) is set for the
  * whole of foreign_call, so a call from a signal handler that interrupted
@@ -99,7 +104,10 @@
  * Serving and self-deadlock. The Go side marks the OS thread that runs a
  * handler with the handle's server token (thread-local serving, set by
  * fq_serve_enter while the goroutine is locked to the thread): the handle's
- * own token, or its Loop's when it is on one. A blocking operation that
+ * own token, or its Loop's when it is on one. The marks nest (a stack of
+ * FQ_SERVE_DEPTH): a handler that serves another handle inline, as a Close
+ * serving a Loop that is not running does, still counts as serving the
+ * outer one. A blocking operation that
  * would wait for the thread it runs on fails at once with EDEADLK: a call
  * into a handle whose server is this thread, and a post_wait into a full
  * queue whose server is this thread. A Func with workers > 1 allows nested
@@ -130,7 +138,13 @@
  * scheduled = 0 (seq_cst), then looks for more work, and if it finds some
  * and wins the CAS itself, re-queues the handle at the back. Each handle is
  * in the ready queue at most once, so a ready queue as large as the number
- * of handles can never be full.
+ * of handles can never be full. scheduled carries the generation,
+ * [gen:19][flag:1], and every CAS names the generation of the token it
+ * acts for: a producer that notifies late, after the block was freed and
+ * reused, fails its CAS instead of marking the new handle scheduled while
+ * posting the old one's id (which would leave the new handle off the ready
+ * queue for good). A finished handle keeps its flag set, so a late notify
+ * of its own generation cannot queue it either.
  *
  * References (foreign_acquire/foreign_release, refs.c). refs is
  * [gen:19][go:1 at bit 44][count:44]: the generation (so a stale token's
@@ -186,6 +200,7 @@
 #define FQ_MAX_MSG 65536
 
 #define FQ_LINE 64
+#define FQ_SERVE_DEPTH 8 /* nested serving marks a thread keeps */
 
 /* A cell: the sequence word, then the message, padded to 8 bytes. */
 typedef struct {

@@ -12,9 +12,13 @@
 // call's generation, bumped for every call the slot carries.
 enum { SLOT_IDLE, SLOT_PENDING, SLOT_SLEEPING, SLOT_COMPLETING, SLOT_DONE, SLOT_ABANDONED };
 #define SLOT_GEN_MASK 0xFFFFFFu
+// A call's header: the slot's index, then the call's whole generation.
+#define HDR_IDX_BITS 24
+#define HDR_GEN_MASK ((UINT64_C(1) << (63 - HDR_IDX_BITS)) - 1) // bit 63 is Go's
 
 typedef struct fq_slot {
 	_Atomic uint32_t state; // [gen:24][state:8]; the futex word
+	_Atomic uint64_t gen;   // the current call's whole generation (block.h, "Calls")
 	int32_t rc;             // the call's result code, written while COMPLETING
 	uint32_t idx;           // this slot's index in the table, set once
 	struct fq_slot *next;   // free list, under slot_mu
@@ -166,9 +170,11 @@ static int do_call(foreign_token t, fq_ctl *c, const void *arg, size_t arglen, v
 		return FOREIGN_EINVAL;
 
 	int64_t deadline = fq_deadline(timeout_ns);
-	uint32_t gen = ((atomic_load_explicit(&s->state, memory_order_relaxed) >> 8) + 1) & SLOT_GEN_MASK;
+	uint64_t whole = (atomic_load_explicit(&s->gen, memory_order_relaxed) + 1) & HDR_GEN_MASK;
+	atomic_store_explicit(&s->gen, whole, memory_order_relaxed); // published by the store of state
+	uint32_t gen = (uint32_t)whole & SLOT_GEN_MASK;
 	atomic_store_explicit(&s->state, gen << 8 | SLOT_PENDING, memory_order_release);
-	uint64_t hdr = (uint64_t)s->idx | (uint64_t)gen << 32;
+	uint64_t hdr = (uint64_t)s->idx | whole << HDR_IDX_BITS;
 	int rc = fq_post(t, FQ_MODE_CALL, hdr, arg, arglen, deadline);
 	if (rc != 0) {
 		atomic_store_explicit(&s->state, gen << 8 | SLOT_IDLE, memory_order_relaxed);
@@ -214,10 +220,11 @@ FOREIGN_EXPORT int foreign_call(foreign_token t, const void *arg, size_t arglen,
 }
 
 FQ_FN int fq_complete(uint64_t hdr, int rc, const void *ret, size_t len) {
-	fq_slot *s = slot_at((uint32_t)hdr);
+	fq_slot *s = slot_at((uint32_t)(hdr & ((UINT64_C(1) << HDR_IDX_BITS) - 1)));
 	if (s == NULL || len > FQ_MAX_RET)
 		return 1;
-	uint32_t gen = (uint32_t)(hdr >> 32) & SLOT_GEN_MASK;
+	uint64_t whole = (hdr >> HDR_IDX_BITS) & HDR_GEN_MASK;
+	uint32_t gen = (uint32_t)whole & SLOT_GEN_MASK;
 	uint32_t st = gen << 8 | SLOT_PENDING;
 	int slept = 0;
 	if (!atomic_compare_exchange_strong_explicit(&s->state, &st, gen << 8 | SLOT_COMPLETING,
@@ -228,6 +235,13 @@ FQ_FN int fq_complete(uint64_t hdr, int rc, const void *ret, size_t len) {
 			return 1; // the caller gave up, or the slot moved on: drop the result
 		slept = 1;
 	}
+	// The CAS matched the low 24 bits; a call 2^24 calls later on the same
+	// slot would too. Only the whole generation says it is this call: if
+	// not, put the caller's state back (it waits out COMPLETING) and drop.
+	if (atomic_load_explicit(&s->gen, memory_order_relaxed) != whole) {
+		atomic_store_explicit(&s->state, st, memory_order_seq_cst);
+		return 1;
+	}
 	s->rc = rc;
 	if (rc == 0 && len > 0)
 		memcpy(s->ret, ret, len);
@@ -236,4 +250,14 @@ FQ_FN int fq_complete(uint64_t hdr, int rc, const void *ret, size_t len) {
 	if (slept)
 		fq_wake32(&s->state);
 	return 0;
+}
+
+// fq_skip_call_gens advances the calling thread's slot by n call
+// generations, as n calls would: a test hook, to reach the 24-bit wrap of
+// the state word without making 2^24 calls.
+FQ_FN void fq_skip_call_gens(uint64_t n) {
+	fq_slot *s = get_slot();
+	if (s != NULL)
+		atomic_store_explicit(&s->gen, (atomic_load_explicit(&s->gen, memory_order_relaxed) + n) & HDR_GEN_MASK,
+		                      memory_order_relaxed);
 }

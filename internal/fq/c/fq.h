@@ -38,7 +38,7 @@ FQ_FN void fq_space(fq_ctl *c); /* the consumer made room: wake waiters */
 
 /* wake.c: waking or scheduling a handle's consumer. */
 FQ_FN int fq_wake(fq_ctl *c);     /* the producer-side wake protocol */
-FQ_FN void fq_notify(fq_ctl *c);  /* wake or schedule the consumer after new work */
+FQ_FN void fq_notify(fq_ctl *c, uint64_t gen); /* wake or schedule the consumer of generation gen after new work */
 FQ_FN int fq_kick(foreign_token t); /* fq_notify, if t is still current */
 
 /* signal.c: notifier and interrupt triggers. */
@@ -50,13 +50,14 @@ FQ_FN int fq_release_go(foreign_token t);
 
 /* call.c: completing a call; 1 if the caller had gone. */
 FQ_FN int fq_complete(uint64_t hdr, int rc, const void *ret, size_t len);
+FQ_FN void fq_skip_call_gens(uint64_t n); /* a test hook: see call.c */
 
 /* serve.c (see "Serving and self-deadlock"). server is the token of what
  * the calling thread now serves (0: nothing); enter returns the previous
  * value for leave to restore. */
 FQ_FN uint64_t fq_serve_enter(uint64_t server);
 FQ_FN void fq_serve_leave(uint64_t old);
-FQ_FN uint64_t fq_serving(void);
+FQ_FN int fq_is_serving(uint64_t server); /* this thread serves server, at any depth */
 /* fq_self_call decides a call into t from this thread: 0 not served here
  * (an ordinary call), 1 a nested call that is allowed (nested was raised;
  * fq_self_call_end lowers it), or FOREIGN_EDEADLK. */

@@ -67,8 +67,8 @@ static int claim(fq_ctl *c, uint64_t tgen, int mode, size_t len, int count_full,
 
 // publish copies the message into the claimed cell and passes the cell to
 // the consumer, waking it if it parked.
-static void publish(fq_ctl *c, uint64_t pos, uint64_t mask, int mode, uint64_t hdr, const void *msg,
-                    size_t len) {
+static void publish(fq_ctl *c, uint64_t gen, uint64_t pos, uint64_t mask, int mode, uint64_t hdr,
+                    const void *msg, size_t len) {
 	uintptr_t ring = atomic_load_explicit(&c->ring, memory_order_relaxed);
 	uint64_t cs = atomic_load_explicit(&c->cell_size, memory_order_relaxed);
 	fq_cell *cell = (fq_cell *)(ring + (uintptr_t)((pos & mask) * cs));
@@ -81,7 +81,7 @@ static void publish(fq_ctl *c, uint64_t pos, uint64_t mask, int mode, uint64_t h
 		__builtin_memcpy(dst, msg, len);
 	// Passes ownership of the cell to the consumer.
 	atomic_store_explicit(&cell->seq, (pos + 1) & FQ_POS_MASK, memory_order_release);
-	fq_notify(c);
+	fq_notify(c, gen);
 }
 
 static void leave_waiters(void *p) {
@@ -136,7 +136,7 @@ FQ_FN int fq_post(foreign_token t, int mode, uint64_t hdr, const void *msg, size
 	}
 	if (rc != 0)
 		return rc;
-	publish(c, pos, mask, mode, hdr, msg, len);
+	publish(c, tgen, pos, mask, mode, hdr, msg, len);
 	return 0;
 }
 

@@ -77,7 +77,7 @@ FOREIGN_EXPORT int foreign_release(foreign_token t) {
 		// As Close, but only the async-signal-safe part; the consumer
 		// wakes the waiters.
 		if (fq_set_closed(c, gen, NULL) == 0)
-			fq_notify(c);
+			fq_notify(c, gen);
 	}
 	return rc;
 }

@@ -52,7 +52,7 @@ FQ_FN int fq_trigger(foreign_token t, int kind, int value) {
 		int64_t fd = atomic_load_explicit(&c->sig_wfd, memory_order_relaxed);
 		if (fd >= 0)
 			fq_write_wake(fd, fd == atomic_load_explicit(&c->sig_fd, memory_order_relaxed));
-		fq_notify(c);
+		fq_notify(c, tgen);
 	}
 	atomic_fetch_sub_explicit(&c->sig_inflight, 1, memory_order_release);
 	return rc;

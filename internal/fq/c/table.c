@@ -118,7 +118,7 @@ FQ_FN int fq_open(const fq_open_args *a, uintptr_t *token, fq_ctl **out) {
 	atomic_store_explicit(&c->wake_kind, (rfd == wfd && srfd == swfd) ? FQ_WAKE_EVENTFD : FQ_WAKE_PIPE,
 	                      memory_order_relaxed);
 	atomic_store_explicit(&c->kind, (uint32_t)a->kind, memory_order_relaxed);
-	atomic_store_explicit(&c->scheduled, 0, memory_order_relaxed);
+	atomic_store_explicit(&c->scheduled, (uint32_t)(gen << 1), memory_order_relaxed); // see "Loops"
 	atomic_store_explicit(&c->loop_token, a->loop_token, memory_order_relaxed);
 	atomic_store_explicit(&c->handle_id, a->handle_id, memory_order_relaxed);
 	atomic_store_explicit(&c->sig, gen << FQ_GEN_SHIFT, memory_order_relaxed);
@@ -184,7 +184,7 @@ static int close_gen(fq_ctl *c, uint64_t gen, uint64_t *final) {
 	fq_space(c);
 	// And the consumer, if it parked (or its Loop). fq_notify's seq_cst load
 	// after the seq_cst CAS above is the closer's side of the Dekker pair.
-	fq_notify(c);
+	fq_notify(c, gen);
 	return 0;
 }
 

@@ -21,16 +21,16 @@ FQ_FN int fq_wake(fq_ctl *c) {
 // fq_notify runs after a producer's seq_cst claim (or a trigger's seq_cst
 // exchange): it wakes the handle's parked consumer, or puts the handle on
 // its Loop's ready queue if it is not there yet (block.h, "Loops").
-FQ_FN void fq_notify(fq_ctl *c) {
+FQ_FN void fq_notify(fq_ctl *c, uint64_t gen) {
 	uint64_t loop = atomic_load_explicit(&c->loop_token, memory_order_relaxed);
 	if (loop == 0) {
 		if (atomic_load_explicit(&c->park, memory_order_seq_cst) == FQ_PARK_PARKED)
-			fq_wake(c);
+			fq_wake(c); // at worst a spurious wake-up of a later handle
 		return;
 	}
-	uint32_t idle = 0;
-	if (atomic_load_explicit(&c->scheduled, memory_order_seq_cst) == 0 &&
-	    atomic_compare_exchange_strong_explicit(&c->scheduled, &idle, 1, memory_order_seq_cst,
+	uint32_t idle = (uint32_t)(gen << 1);
+	if (atomic_load_explicit(&c->scheduled, memory_order_seq_cst) == idle &&
+	    atomic_compare_exchange_strong_explicit(&c->scheduled, &idle, idle | 1, memory_order_seq_cst,
 	                                            memory_order_relaxed)) {
 		uint64_t id = atomic_load_explicit(&c->handle_id, memory_order_relaxed);
 		// Cannot be full: the ready queue holds every handle at most once.
@@ -46,6 +46,6 @@ FQ_FN int fq_kick(foreign_token t) {
 	uint64_t gen = fq_tail_gen(atomic_load_explicit(&c->tail, memory_order_acquire));
 	if (gen != fq_token_gen(t))
 		return fq_stale_code(fq_token_gen(t), gen);
-	fq_notify(c); // at worst a spurious wake-up, if the block moves on now
+	fq_notify(c, gen);
 	return 0;
 }
