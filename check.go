@@ -1,3 +1,5 @@
+// check.go: the plain-data check of message types (no pointers anywhere inside).
+
 package foreign
 
 import (

@@ -1,5 +1,6 @@
 // consumer.go: a handle's own consumer goroutine, and the interface a
 // consumer (that goroutine, or a Loop) serves a handle through.
+
 package foreign
 
 import "context"

@@ -1,3 +1,6 @@
+// core.go: what every kind of handle shares: its control block, hooks,
+// close-once, Close's wait and the teardown.
+
 package foreign
 
 import (

@@ -1,3 +1,6 @@
+// errors.go: the sentinel errors, their mapping to the C return codes, and
+// panic reports.
+
 package foreign
 
 import (

@@ -1,3 +1,5 @@
+// func.go: Func, a Go function that C threads call and wait for.
+
 package foreign
 
 import (

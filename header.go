@@ -1,3 +1,5 @@
+// header.go: the text of foreign.h, for cmd/foreignh.
+
 package foreign
 
 import _ "embed"

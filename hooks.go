@@ -1,3 +1,5 @@
+// hooks.go: the settings only the tests change.
+
 package foreign
 
 // hooks are settings only the tests change, kept out of the public

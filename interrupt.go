@@ -1,4 +1,5 @@
 // interrupt.go: the Interrupt, an async-signal-safe signal with a value.
+
 package foreign
 
 import (

@@ -1,3 +1,5 @@
+// loop.go: Loop, one goroutine serving many handles.
+
 package foreign
 
 import (

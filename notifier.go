@@ -1,4 +1,5 @@
 // notifier.go: the Notifier, a function C code triggers without data.
+
 package foreign
 
 import (

@@ -1,3 +1,5 @@
+// pull.go: PullQueue, a queue that Go code reads itself.
+
 package foreign
 
 import (

@@ -1,3 +1,5 @@
+// queue.go: Queue, typed messages from any thread to a Go handler.
+
 package foreign
 
 import (

@@ -1,5 +1,6 @@
 // signal.go: what notifiers and interrupts share: a handle with no ring,
 // triggered through its sig word (the protocol's "Signals").
+
 package foreign
 
 import (

@@ -1,3 +1,5 @@
+// stats.go: the counters every handle reports.
+
 package foreign
 
 // Stats is a snapshot of a queue's counters. The counters are read one at a

@@ -1,3 +1,5 @@
+// block.go: the Go mirror of the control block (c/block.h).
+
 package fq
 
 import "sync/atomic"

@@ -1,12 +1,8 @@
-// Package fq is the protocol of the library in both languages: the
-// control block and ring in C memory, the C and Go producers, the Go
-// consumer, parking and waking, calls, signals, references and the one
-// seam with the operating system. The typed API is the root package,
-// github.com/foreigncall/foreign; read c/block.h for the protocol first.
-//
-// This is the package's only file that imports "C": the thin wrappers
-// below. None of them is on the message path: the Go producer and the
-// consumer work on the shared memory directly.
+// cgo.go: the package's only file that imports "C": the thin wrappers
+// over the C in c/ (one translation unit, fq.c). None of them is on the
+// message path: the Go producer and the consumer work on the shared memory
+// directly.
+
 package fq
 
 /*

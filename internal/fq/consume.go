@@ -1,3 +1,5 @@
+// consume.go: the consumer's steps: take published cells, pass them back.
+
 package fq
 
 import (

@@ -1,3 +1,5 @@
+// errors.go: the errors the protocol returns to Go.
+
 package fq
 
 import (

@@ -1,3 +1,5 @@
+// handle.go: Handle, the Go side of one control block: open, close, free, counters.
+
 package fq
 
 import (

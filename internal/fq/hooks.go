@@ -1,3 +1,5 @@
+// hooks.go: test hooks: the wait path, the call slots' generations.
+
 package fq
 
 // SetFutex switches the C waits between futex(2) and the portable

@@ -1,5 +1,7 @@
 //go:build !race
 
+// norace.go: the race annotations, without the race detector.
+
 package fq
 
 import "unsafe"

@@ -1,3 +1,5 @@
+// park.go: the consumer's spin-then-park policy and its park on the wake fd.
+
 package fq
 
 import (

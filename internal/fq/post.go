@@ -1,3 +1,5 @@
+// post.go: the Go producer: claim, publish, wait for room.
+
 package fq
 
 import (

@@ -1,5 +1,7 @@
 //go:build race
 
+// race.go: what the race detector is told of the ring's synchronisation.
+
 package fq
 
 import (

@@ -1,3 +1,5 @@
+// serve.go: marking the thread a handler runs on, and the self-deadlock checks.
+
 package fq
 
 import "runtime"

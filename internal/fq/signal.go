@@ -1,3 +1,5 @@
+// signal.go: notifiers' and interrupts' sig word, from Go.
+
 package fq
 
 // The Go side of notifiers and interrupts (block.h, "Signals"); the

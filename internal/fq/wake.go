@@ -1,3 +1,5 @@
+// wake.go: the Go producer's wake-up and a Loop's scheduling.
+
 package fq
 
 import (
