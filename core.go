@@ -106,11 +106,14 @@ func (h *core) closeIntake() {
 
 // closeWait is Close for a handle with a consumer: close intake, then wait
 // until the consumer has delivered everything and torn the handle down.
-// From the thread serving the handle (its handler, another handler of its
-// Loop, a worker) it cannot wait for itself, so it returns at once.
+// From a handler — of this handle or of any other, an OnClose, a Func's
+// worker — it returns at once instead: a handler that waits for another
+// handle's consumer can meet that consumer waiting for its own (two
+// handlers closing each other's handles), and its own consumer it would
+// wait for itself.
 func (h *core) closeWait() error {
 	h.closeIntake()
-	if h.h.ServedHere() {
+	if fq.ServingAny() {
 		return nil
 	}
 	if h.loop != nil {

@@ -59,9 +59,11 @@
 // delivered, and when Close returns the handler has run for the last time
 // and OnClose has run — for every kind with a handler, on its own goroutine
 // or on a Loop (a Loop that is not running is served by Close itself).
-// Close called from a handler it would wait for (its own, another handler
-// of its Loop, a Func's worker) cannot wait for itself: it returns at once
-// and the delivery finishes after the handler returns. [PullQueue.Close]
+// Close called from inside a handler — of the handle itself or of any
+// other, an OnClose hook, a Func's worker — returns at once instead of
+// waiting, and the delivery finishes without it: waiting there could wait
+// for its own thread, or for a consumer that waits for it (two handlers
+// closing each other's handles). [PullQueue.Close]
 // never waits: Recv returns what is left, then ErrClosed. A single-shot
 // Notifier closes itself when it runs. [Loop.Close] closes every handle on
 // the Loop in the same way.

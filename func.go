@@ -289,8 +289,9 @@ func (f *Func[A, R]) Call(ctx context.Context, a A) (R, error) {
 // FOREIGN_ECLOSED) and wakes callers waiting for room. Calls accepted before
 // it still run and their callers get their results; when Close returns the
 // function will not be called again, every worker has ended and OnClose has
-// run. Called from the function itself (or from another handler of its
-// Loop) Close cannot wait for itself and returns at once.
+// run. Called from inside a handler (this function, or any other handle's
+// handler) Close returns at once instead (see the package doc, "Closing and
+// releasing").
 func (f *Func[A, R]) Close() error { return f.q.Close() }
 
 // Stats returns the function's counters. Posted counts accepted calls,

@@ -150,8 +150,8 @@ func (i *Interrupt) Fd() int {
 // Close stops the interrupt; later signals get FOREIGN_ECLOSED. A signal
 // pending before Close is still delivered to the handler, even while
 // blocked (Close ends a Block); when Close
-// returns the handler will not run again and OnClose has run (from the
-// handler itself, or another handler of its Loop, Close returns at once).
+// returns the handler will not run again and OnClose has run (from inside
+// a handler, of this or any other handle, Close returns at once).
 // Close on an interrupt already freed does nothing.
 func (i *Interrupt) Close() error { return i.closeWait() }
 

@@ -29,6 +29,11 @@ import (
 // A handler on a Loop that would wait for the Loop — a call into a Func on
 // the same Loop, a PostWait into a full queue on it, from Go or through C —
 // fails at once with ErrDeadlock (FOREIGN_EDEADLK) instead of hanging.
+//
+// A handler that calls runtime.Goexit (as t.FailNow does) ends the
+// goroutine serving the Loop: Run's, which then does not return to its
+// caller, or a Close's serving it inline. The handles are served on by
+// whoever serves the Loop next (Run again, or a Close).
 type Loop struct {
 	ready *PullQueue[uint64] // ids of handles with work, each at most once; 0 wakes Run
 
@@ -223,17 +228,23 @@ func (l *Loop) serve(id uint64) {
 	h := e.h
 	h.serve()
 	if h.drained() {
-		// scheduled stays set: a late notify cannot queue a finished handle.
-		h.finish()
+		// Off the Loop before the teardown, and counted after it even if
+		// OnClose ends the goroutine: an id of it still queued, or put back
+		// by serveIDs, then finds no entry. scheduled stays set: a late
+		// notify cannot queue a finished handle.
 		l.mu.Lock()
 		delete(l.handles, id)
-		l.reserved--
-		ref := e.ref
 		l.mu.Unlock()
-		if ref && l.refs.Add(-1) == 0 {
-			l.wakeRun()
-		}
-		l.finishIfDone()
+		defer func() {
+			l.mu.Lock()
+			l.reserved--
+			l.mu.Unlock()
+			if e.ref && l.refs.Add(-1) == 0 {
+				l.wakeRun()
+			}
+			l.finishIfDone()
+		}()
+		h.finish()
 		return
 	}
 	fh := h.base().h
@@ -306,8 +317,8 @@ func (l *Loop) finishIfDone() {
 		var ids [maxBatch]uint64
 		for l.ready.tryRecv(ids[:]) > 0 {
 		}
+		close(l.finished) // before the ready queue: Run, seeing it closed, finds the Loop finished
 		_ = l.ready.Close()
-		close(l.finished)
 	})
 }
 
@@ -332,11 +343,11 @@ func (l *Loop) closeAll() []*core {
 // their OnClose hooks, then releases the Loop: Run returns nil, and
 // handles can no longer join it. When Close returns all of that is done
 // (a second Close waits for the first); while Run is not running Close
-// serves the handles itself. Called from a handler on the Loop, Close
-// cannot wait: whoever serves the Loop (Run, or a Close serving it)
-// finishes the delivery.
+// serves the handles itself. Called from inside a handler (on this Loop
+// or any other), Close returns at once: whoever serves the Loop (Run, or a
+// Close serving it) finishes the delivery.
 func (l *Loop) Close() error {
-	if fq.IsServing(uintptr(l.Token())) {
+	if fq.ServingAny() { // from a handler: see core.closeWait
 		l.closeAll()
 		l.wakeRun()
 		return nil

@@ -82,9 +82,8 @@ func (n *Notifier) Closed() bool { return n.h.Closed() }
 
 // Close stops the notifier: later triggers get FOREIGN_ECLOSED. A trigger
 // that arrived before Close still runs the function, and when Close returns
-// the function will not run again and OnClose has run (called from the
-// function itself, or from another handler of its Loop, Close cannot wait
-// and returns at once). Close after a single-shot notifier closed itself,
+// the function will not run again and OnClose has run (called from inside
+// a handler, of this or any other handle, Close returns at once). Close after a single-shot notifier closed itself,
 // or after the notifier was freed, does nothing.
 func (n *Notifier) Close() error { return n.closeWait() }
 

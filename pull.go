@@ -71,29 +71,36 @@ func (q *PullQueue[T]) RecvBatch(ctx context.Context, buf []T) (int, error) {
 	if len(buf) == 0 {
 		return 0, nil
 	}
+	n, last, err := q.recv(ctx, buf)
+	if last {
+		q.closed() // OnClose may call Recv: not under mu
+	}
+	return n, err
+}
+
+// recv is RecvBatch under the readers' lock; last says that it found the
+// queue closed and drained and freed it, and OnClose is due.
+func (q *PullQueue[T]) recv(ctx context.Context, buf []T) (n int, last bool, err error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	h := q.h
 	for {
 		if h.Freed() {
-			return 0, ErrClosed
+			return 0, false, ErrClosed
 		}
 		if n := fq.Take(h, buf); n > 0 {
 			h.SpinReset()
-			return n, nil
+			return n, false, nil
 		}
 		if h.SpinWait() {
 			continue // see consume: the tail is read only after spinning
 		}
 		if h.Drained() {
 			q.release()
-			q.mu.Unlock()
-			q.closed() // OnClose may call Recv: not under mu
-			q.mu.Lock()
-			return 0, ErrClosed
+			return 0, true, ErrClosed
 		}
 		if err := h.Park(ctx, h.Claimed); err != nil {
-			return 0, err
+			return 0, false, err
 		}
 	}
 }

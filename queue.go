@@ -241,10 +241,10 @@ func (q *Queue[T]) handleSafely() {
 // FOREIGN_ECLOSED). Every message accepted before Close is still delivered,
 // and when Close returns the handler has handled the last of them, OnClose
 // has run, and neither will be called again. On a Loop that is not running,
-// Close serves the Loop itself until then. Called from the handler itself,
-// or from another handler of its Loop, Close cannot wait for itself: it
-// returns at once and delivery of what remains continues after the handler
-// returns. Close is idempotent and safe to call concurrently, and does
+// Close serves the Loop itself until then. Called from inside a handler —
+// this queue's, or any other handle's — Close returns at once instead, and
+// delivery of what remains goes on without it (see the package doc,
+// "Closing and releasing"). Close is idempotent and safe to call concurrently, and does
 // nothing on a queue already closed and freed (by Release and the last
 // foreign_release), even when its memory serves another handle by then.
 func (q *Queue[T]) Close() error { return q.closeWait() }

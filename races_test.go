@@ -125,33 +125,79 @@ func TestLoopCloseFromHandler(t *testing.T) {
 	within(t, 10*time.Second, "Loop.Close after", func() { l2.Close() })
 }
 
-// Serving marks nest: a Func's function that serves a Loop inline (Close
-// on a Loop that is not running) still counts as serving the Func, so a
-// handler there calling back into the Func fails with ErrDeadlock.
-// (Before: the inner mark replaced the outer one, and the call hung.)
-func TestNestedServing(t *testing.T) {
+// Close from a handler returns at once, whatever handle it closes: it
+// never serves a Loop inline from inside a handler, and so never nests a
+// handler of one handle inside another's, nor waits for a consumer that
+// may be waiting for it. (Before: the inline serving hid the outer
+// handle's mark, and a call back into it hung; two handlers on two Loops
+// closing each other's handles hung for ever.)
+func TestCloseFromHandlerReturns(t *testing.T) {
 	l, _ := NewLoop(LoopConfig{})
 	var f *Func[int, int]
 	res := make(chan error, 1)
 	x, _ := NewQueue(func(int) {
-		_, err := f.Call(context.Background(), 1) // f's one consumer is this thread
+		_, err := f.Call(context.Background(), 1)
 		res <- err
 	}, QueueConfig{Loop: l})
 	f, _ = NewFunc(func(a int) int {
 		if a == 0 {
 			x.Post(0)
-			x.Close() // the Loop is not running: Close serves it here
+			x.Close() // returns at once: the Loop is not running, and this is a handler
 		}
 		return a
 	}, FuncConfig{})
-	go f.Call(context.Background(), 0)
-	var err error
-	within(t, 10*time.Second, "a call back into the outer Func", func() { err = <-res })
-	if !errors.Is(err, ErrDeadlock) {
-		t.Errorf("call into the Func from a handler it serves inline: %v, want ErrDeadlock", err)
+	within(t, 10*time.Second, "a Func whose function closes a Loop handle", func() {
+		if r, err := f.Call(context.Background(), 0); r != 0 || err != nil {
+			t.Errorf("outer call: %d %v", r, err)
+		}
+	})
+	within(t, 10*time.Second, "Loop.Close delivers x's message", func() { l.Close() })
+	if err := <-res; err != nil {
+		t.Errorf("x's handler, served by Loop.Close, calling the Func: %v", err)
 	}
 	f.Close()
-	l.Close()
+
+	la, _ := NewLoop(LoopConfig{})
+	lb, _ := NewLoop(LoopConfig{})
+	var qa2, qb2 *Queue[int]
+	start := make(chan struct{})
+	qa, _ := NewQueue(func(int) { <-start; qb2.Close() }, QueueConfig{Loop: la})
+	qb, _ := NewQueue(func(int) { <-start; qa2.Close() }, QueueConfig{Loop: lb})
+	qa2, _ = NewQueue(func(int) {}, QueueConfig{Loop: la})
+	qb2, _ = NewQueue(func(int) {}, QueueConfig{Loop: lb})
+	go la.Run(context.Background())
+	go lb.Run(context.Background())
+	qa.Post(1)
+	qb.Post(1)
+	time.Sleep(10 * time.Millisecond)
+	close(start)
+	within(t, 10*time.Second, "handlers of two Loops closing each other's handles", func() { qa.Close(); qb.Close() })
+	within(t, 10*time.Second, "both Loops' Close", func() { la.Close(); lb.Close() })
+}
+
+// A nested call from a Func's worker is served by another worker, also
+// when the worker serves it from deeper in its stack of marks.
+func TestNestedCallWorkersAllowed(t *testing.T) {
+	g, _ := NewFunc(func(x int) int { return x * 2 }, FuncConfig{Workers: 3})
+	var f *Func[int, int]
+	f, _ = NewFunc(func(x int) int {
+		if x == 1 {
+			r, err := f.Call(context.Background(), 2) // a nested call: two workers are idle
+			if err != nil {
+				return -1
+			}
+			r2, _ := g.Call(context.Background(), r)
+			return r2
+		}
+		return x
+	}, FuncConfig{Workers: 3})
+	within(t, 10*time.Second, "nested calls with idle workers", func() {
+		if r, err := f.Call(context.Background(), 1); r != 4 || err != nil {
+			t.Errorf("got %d %v, want 4", r, err)
+		}
+	})
+	f.Close()
+	g.Close()
 }
 
 // A handler, a Func's function or a notifier's function that calls
@@ -286,5 +332,46 @@ func TestCallSlotGenerationWrap(t *testing.T) {
 	f.Close()
 	if st := f.Stats(); st.LateResults != 1 {
 		t.Errorf("LateResults %d, want 1", st.LateResults)
+	}
+}
+
+// runtime.Goexit in OnClose: on a Loop handle the Loop goes on (before: the
+// id was put back and the freed handle served and torn down twice, and
+// the process died); on a pull queue the reader's lock is not unlocked
+// twice (before: a fatal error).
+func TestOnCloseGoexit(t *testing.T) {
+	var closes atomic.Int64
+	goexit := func() { closes.Add(1); runtime.Goexit() }
+	quiet := func(*PanicError) {}
+	l, _ := NewLoop(LoopConfig{})
+	q, _ := NewQueue(func(int) {}, QueueConfig{Loop: l, OnClose: goexit, OnPanic: quiet})
+	n, _ := NewNotifier(func() {}, NotifierConfig{Loop: l, Repeat: true, OnClose: goexit, OnPanic: quiet})
+	q.Post(1)
+	go l.Run(context.Background())
+	within(t, 10*time.Second, "Close with a Goexit in OnClose", func() { q.Close() })
+	within(t, 10*time.Second, "Loop.Close after", func() { l.Close() })
+	within(t, 10*time.Second, "the notifier's Close", func() { n.Close() })
+	if closes.Load() != 2 {
+		t.Errorf("OnClose ran %d times, want 2", closes.Load())
+	}
+
+	p, _ := NewPullQueue[int](PullConfig{OnClose: goexit})
+	p.Post(1)
+	p.Close()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			if _, err := p.Recv(context.Background()); err != nil {
+				return
+			}
+		}
+	}()
+	within(t, 10*time.Second, "the reader whose Recv ran OnClose", func() { <-done })
+	if _, err := p.Recv(context.Background()); err != ErrClosed {
+		t.Errorf("Recv after: %v", err)
+	}
+	if closes.Load() != 3 {
+		t.Errorf("OnClose ran %d times, want 3", closes.Load())
 	}
 }

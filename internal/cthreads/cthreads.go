@@ -276,3 +276,11 @@ func NestedSignalCall(token uintptr, outer, inner uint64, d time.Duration) (oute
 	C.ct_nested_signal_call(C.uintptr_t(token), C.uint64_t(outer), C.uint64_t(inner), C.int64_t(d), &or, &orc, &ir, &irc)
 	return uint64(or), int(orc), uint64(ir), int(irc)
 }
+
+// ForkChild forks; the child calls every function of the ABI on the
+// inherited tokens and reports, in its exit status, a bit for each that
+// did not fail at once with FOREIGN_ECLOSED. -1: the child hung and was
+// killed.
+func ForkChild(queue, fn, intr, notifier uintptr) int {
+	return int(C.ct_fork_child(C.uintptr_t(queue), C.uintptr_t(fn), C.uintptr_t(intr), C.uintptr_t(notifier)))
+}

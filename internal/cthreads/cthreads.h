@@ -114,4 +114,8 @@ int ct_end_blocked(uintptr_t token, int how, int end, int64_t block_ns, int *rc)
 int ct_nested_signal_call(uintptr_t token, uint64_t outer, uint64_t inner, int64_t after_ns, uint64_t *outer_ret,
                           int *outer_rc, uint64_t *inner_ret, int *inner_rc);
 
+// ct_fork_child: see lifecycle.c. 0 means every call in the child failed
+// at once with FOREIGN_ECLOSED.
+int ct_fork_child(uintptr_t queue, uintptr_t fn, uintptr_t intr, uintptr_t notifier);
+
 #endif

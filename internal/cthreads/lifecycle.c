@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -130,4 +131,39 @@ int ct_nested_signal_call(uintptr_t token, uint64_t outer, uint64_t inner, int64
 	*inner_ret = nest_ret;
 	*inner_rc = atomic_load(&nest_rc);
 	return 0;
+}
+
+// ct_fork_child forks; the child calls every function of the ABI on the
+// tokens it inherited (a queue of ct_msg, a function of ct_msg -> uint64,
+// an interrupt, a notifier), with no time limits, and exits with a bit set
+// for each that did not fail at once with FOREIGN_ECLOSED. The parent waits
+// up to 10 s. Returns the child's exit status, or -1 if it had to be killed.
+int ct_fork_child(uintptr_t queue, uintptr_t fn, uintptr_t intr, uintptr_t notifier) {
+	pid_t pid = fork();
+	if (pid < 0)
+		return -2;
+	if (pid == 0) {
+		ct_msg m = {.producer = 5};
+		uint64_t ret;
+		int bad = 0;
+		bad |= (foreign_post(queue, &m, sizeof m) != FOREIGN_ECLOSED) << 0;
+		bad |= (foreign_post_wait(queue, &m, sizeof m, -1) != FOREIGN_ECLOSED) << 1;
+		bad |= (foreign_call(fn, &m, sizeof m, &ret, sizeof ret, -1) != FOREIGN_ECLOSED) << 2;
+		bad |= (foreign_signal(intr, 1) != FOREIGN_ECLOSED) << 3;
+		bad |= (foreign_post(notifier, NULL, 0) != FOREIGN_ECLOSED) << 4;
+		bad |= (foreign_acquire(queue) != FOREIGN_ECLOSED) << 5;
+		bad |= (foreign_release(queue) != FOREIGN_ECLOSED) << 6;
+		_exit(bad);
+	}
+	for (int i = 0; i < 10000; i++) {
+		int st;
+		pid_t w = waitpid(pid, &st, WNOHANG);
+		if (w == pid)
+			return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+		struct timespec d = {0, 1000000};
+		nanosleep(&d, NULL);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	return -1;
 }

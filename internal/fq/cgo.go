@@ -110,6 +110,10 @@ func cServeLeave(old uint64) { C.fq_serve_leave(C.uint64_t(old)) }
 // handle's own token, or a Loop's), at any depth of nesting.
 func IsServing(server uintptr) bool { return C.fq_is_serving(C.uint64_t(server)) != 0 }
 
+// ServingAny reports whether the calling thread runs a handler of any
+// handle (or an OnClose, or a Func's worker).
+func ServingAny() bool { return C.fq_serving_any() != 0 }
+
 func cSelfCall(t uintptr, c *ctl) int { return int(C.fq_self_call(C.foreign_token(t), cc(c))) }
 
 func cSelfCallEnd(c *ctl) { C.fq_self_call_end(cc(c)) }

@@ -164,6 +164,15 @@
  * old Go value is inert: its operations find another generation and do
  * nothing (or report ErrClosed).
  *
+ * Fork. A child of fork() inherits the handles' memory but none of their
+ * consumers: every ABI call in it fails at once with ECLOSED (fork.c sets
+ * forked in its atfork child handler; each entry point checks it first, a
+ * relaxed load of a word nothing writes). Nothing it does reaches the
+ * parent: no post is accepted, so no wake fd (shared with the parent) is
+ * written. The library's two locks are held by the forking thread across
+ * fork() and reinitialised in the child, so none is inherited held by a
+ * thread the child does not have.
+ *
  * Stats. posted is the number of claims: free, it is the tail. The high-water
  * depth is measured by the consumer at each batch (producers only know a
  * lagging head, which would overstate it). Rejections and wake-ups are

@@ -193,6 +193,8 @@ static int do_call(foreign_token t, fq_ctl *c, const void *arg, size_t arglen, v
 
 FOREIGN_EXPORT int foreign_call(foreign_token t, const void *arg, size_t arglen, void *ret, size_t retlen,
                  int64_t timeout_ns) {
+	if (fq_forked())
+		return FOREIGN_ECLOSED;
 	fq_ctl *c = fq_lookup(t);
 	if (c == NULL || (arg == NULL && arglen > 0) || (ret == NULL && retlen > 0))
 		return FOREIGN_EINVAL;

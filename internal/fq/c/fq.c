@@ -28,4 +28,5 @@ _Static_assert(FQ_GEN_SHIFT + FQ_GEN_BITS == 64, "tail word layout");
 #include "serve.c"
 #include "call.c"
 #include "errors.c"
+#include "fork.c"
 #include "layout.c"

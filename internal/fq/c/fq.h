@@ -58,6 +58,7 @@ FQ_FN void fq_skip_call_gens(uint64_t n); /* a test hook: see call.c */
 FQ_FN uint64_t fq_serve_enter(uint64_t server);
 FQ_FN void fq_serve_leave(uint64_t old);
 FQ_FN int fq_is_serving(uint64_t server); /* this thread serves server, at any depth */
+FQ_FN int fq_serving_any(void);          /* this thread runs a handler of some handle */
 /* fq_self_call decides a call into t from this thread: 0 not served here
  * (an ordinary call), 1 a nested call that is allowed (nested was raised;
  * fq_self_call_end lowers it), or FOREIGN_EDEADLK. */
@@ -82,6 +83,11 @@ FQ_FN int64_t fq_deadline(int64_t timeout_ns); /* a relative timeout (negative: 
  * condition-variable fallback (the tests run both on Linux). */
 FQ_FN int fq_set_futex(int on);
 FQ_FN int fq_using_futex(void);
+
+/* fork.c: a child of fork() (see "Fork"). fq_watch_fork registers the
+ * handlers, once; fq_forked is 1 in a child. */
+FQ_FN void fq_watch_fork(void);
+FQ_FN int fq_forked(void);
 
 /* layout.c: every field of fq_ctl, for the Go mirror's check. */
 typedef struct {

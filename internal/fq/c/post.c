@@ -110,6 +110,8 @@ static int wait_room(fq_ctl *c, uint64_t tgen, int mode, size_t len, int64_t dea
 }
 
 FQ_FN int fq_post(foreign_token t, int mode, uint64_t hdr, const void *msg, size_t len, int64_t deadline) {
+	if (fq_forked())
+		return FOREIGN_ECLOSED; // a child of fork(): nobody consumes here
 	fq_ctl *c = fq_lookup(t);
 	if (c == NULL)
 		return FOREIGN_EINVAL;

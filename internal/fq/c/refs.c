@@ -13,6 +13,10 @@
 // refs_target finds the block a reference call names and the generation
 // its token claims, or sets *rc.
 static fq_ctl *refs_target(foreign_token t, uint64_t *tgen, int *rc) {
+	if (fq_forked()) {
+		*rc = FOREIGN_ECLOSED;
+		return NULL;
+	}
 	fq_ctl *c = fq_lookup(t);
 	if (c == NULL) {
 		*rc = FOREIGN_EINVAL;

@@ -27,11 +27,7 @@ FQ_FN int fq_is_serving(uint64_t server) {
 	return 0;
 }
 
-// innermost is the server this thread serves now, or 0.
-static uint64_t innermost(void) {
-	uint32_t n = depth < FQ_SERVE_DEPTH ? depth : FQ_SERVE_DEPTH;
-	return n == 0 ? 0 : serving[n - 1];
-}
+FQ_FN int fq_serving_any(void) { return depth > 0; }
 
 // server_of is the token of the consumer that serves the handle t names:
 // its Loop's, or its own.
@@ -46,7 +42,7 @@ FQ_FN int fq_self_call(foreign_token t, fq_ctl *c) {
 	if (!fq_served_here(t, c))
 		return 0;
 	uint32_t workers = atomic_load_explicit(&c->workers, memory_order_relaxed);
-	if (innermost() != (uint64_t)t || workers <= 1)
+	if (workers <= 1)
 		return FOREIGN_EDEADLK; // the one thread that would serve it is this one
 	// Workers: allowed while some worker is not itself waiting in a nested
 	// call; that one will get to ours.

@@ -14,6 +14,8 @@ static int check_gen(foreign_token t, fq_ctl *c, uint64_t *tail) {
 }
 
 FQ_FN int fq_trigger(foreign_token t, int kind, int value) {
+	if (fq_forked())
+		return FOREIGN_ECLOSED;
 	fq_ctl *c = fq_lookup(t);
 	if (c == NULL)
 		return FOREIGN_EINVAL;

@@ -33,6 +33,7 @@ FQ_FN void *fq_cells(fq_ctl *c) { return (void *)atomic_load_explicit(&c->ring, 
 // fq_open takes a free control block, allocates its ring and wake fds, and
 // publishes it with a new generation. It returns 0 or a negative errno.
 FQ_FN int fq_open(const fq_open_args *a, uintptr_t *token, fq_ctl **out) {
+	fq_watch_fork();
 	uint64_t msg_size = a->msg_size, capacity = a->capacity, start = a->start;
 	int wake_kind = a->wake_kind;
 	int64_t call_arg = a->call_arg, call_ret = a->call_ret;
