@@ -308,7 +308,6 @@ static inline int64_t fq_diff(uint64_t a, uint64_t b) {
 /* The modes of the shared post path (post.c): what the token must name and
  * how len is checked; a call posts an 8-byte header before the argument. */
 enum { FQ_MODE_POST, FQ_MODE_CALL };
-#define FQ_NO_WAIT INT64_MIN
 
 /* Arguments of fq_open (table.c). For signals, msg_size and capacity are 0
  * (no ring) and with_fd asks for a sig_fd. loop_token and handle_id attach

@@ -175,7 +175,7 @@ static int do_call(foreign_token t, fq_ctl *c, const void *arg, size_t arglen, v
 	uint32_t gen = (uint32_t)whole & SLOT_GEN_MASK;
 	atomic_store_explicit(&s->state, gen << 8 | SLOT_PENDING, memory_order_release);
 	uint64_t hdr = (uint64_t)s->idx | whole << HDR_IDX_BITS;
-	int rc = fq_post(t, FQ_MODE_CALL, hdr, arg, arglen, deadline);
+	int rc = fq_post_wait(t, FQ_MODE_CALL, hdr, arg, arglen, deadline);
 	if (rc != 0) {
 		atomic_store_explicit(&s->state, gen << 8 | SLOT_IDLE, memory_order_relaxed);
 		return rc;

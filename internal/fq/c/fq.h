@@ -32,8 +32,11 @@ FQ_FN uint64_t fq_close(fq_ctl *c); /* Close of the block's current generation; 
 FQ_FN int fq_close_token(foreign_token t, uint64_t *final);
 FQ_FN void fq_free(uintptr_t token); /* after close and drain: frees the ring, recycles the block */
 
-/* post.c: claiming and publishing, from C; waiting for room. */
-FQ_FN int fq_post(foreign_token t, int mode, uint64_t hdr, const void *msg, size_t len, int64_t deadline);
+/* post.c: claiming and publishing, from C: fq_post never waits
+ * (async-signal-safe); fq_post_wait waits for room until deadline
+ * (negative: none). */
+FQ_FN int fq_post(foreign_token t, int mode, uint64_t hdr, const void *msg, size_t len);
+FQ_FN int fq_post_wait(foreign_token t, int mode, uint64_t hdr, const void *msg, size_t len, int64_t deadline);
 FQ_FN void fq_space(fq_ctl *c); /* the consumer made room: wake waiters */
 
 /* wake.c: waking or scheduling a handle's consumer. */

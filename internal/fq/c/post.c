@@ -109,21 +109,48 @@ static int wait_room(fq_ctl *c, uint64_t tgen, int mode, size_t len, int64_t dea
 	return rc;
 }
 
-FQ_FN int fq_post(foreign_token t, int mode, uint64_t hdr, const void *msg, size_t len, int64_t deadline) {
+// begin_post checks a post's token and arguments and claims a cell (without
+// waiting): 0 and the claim, a refusal's code, or 1 for a notifier's
+// trigger, which has been done (a post of no payload to a notifier).
+static int begin_post(foreign_token t, int mode, const void *msg, size_t len, int count, fq_ctl **cp, uint64_t *tgen,
+                 uint64_t *pos, uint64_t *mask) {
 	if (fq_forked())
 		return FOREIGN_ECLOSED; // a child of fork(): nobody consumes here
-	fq_ctl *c = fq_lookup(t);
+	fq_ctl *c = *cp = fq_lookup(t);
 	if (c == NULL)
 		return FOREIGN_EINVAL;
 	if (mode == FQ_MODE_POST && len == 0 &&
-	    atomic_load_explicit(&c->kind, memory_order_relaxed) == FQ_KIND_NOTIFIER)
-		return fq_trigger(t, FQ_KIND_NOTIFIER, 0); // a notifier's trigger: no payload
+	    atomic_load_explicit(&c->kind, memory_order_relaxed) == FQ_KIND_NOTIFIER) {
+		int rc = fq_trigger(t, FQ_KIND_NOTIFIER, 0);
+		return rc == 0 ? 1 : rc;
+	}
 	if (msg == NULL && len > 0) // an empty message (a Queue[struct{}]) needs no buffer
 		return FOREIGN_EINVAL;
-	uint64_t tgen = fq_token_gen(t);
-	uint64_t pos, mask;
-	int rc = claim(c, tgen, mode, len, deadline == FQ_NO_WAIT, 0, &pos, &mask);
-	while (rc == FOREIGN_EFULL && deadline != FQ_NO_WAIT) {
+	*tgen = fq_token_gen(t);
+	return claim(c, *tgen, mode, len, count, 0, pos, mask);
+}
+
+// fq_post is the post that never waits: async-signal-safe, lock-free.
+FQ_FN int fq_post(foreign_token t, int mode, uint64_t hdr, const void *msg, size_t len) {
+	fq_ctl *c;
+	uint64_t tgen, pos, mask;
+	int rc = begin_post(t, mode, msg, len, 1, &c, &tgen, &pos, &mask);
+	if (rc != 0)
+		return rc == 1 ? 0 : rc;
+	publish(c, tgen, pos, mask, mode, hdr, msg, len);
+	return 0;
+}
+
+// fq_post_wait is the post that waits for room until deadline (negative:
+// none). It blocks, and is kept apart from fq_post so that nothing of the
+// waiting is reachable from the async-signal-safe entry points.
+FQ_FN int fq_post_wait(foreign_token t, int mode, uint64_t hdr, const void *msg, size_t len, int64_t deadline) {
+	fq_ctl *c;
+	uint64_t tgen, pos, mask;
+	int rc = begin_post(t, mode, msg, len, 0, &c, &tgen, &pos, &mask);
+	if (rc == 1)
+		return 0;
+	while (rc == FOREIGN_EFULL) {
 		// The consumer cannot make room while we wait on its own thread
 		// (workers aside: their consumer is another goroutine).
 		if (fq_served_here(t, c) && atomic_load_explicit(&c->workers, memory_order_relaxed) <= 1)
@@ -143,12 +170,12 @@ FQ_FN int fq_post(foreign_token t, int mode, uint64_t hdr, const void *msg, size
 }
 
 FOREIGN_EXPORT int foreign_post(foreign_token t, const void *msg, size_t len) {
-	return fq_post(t, FQ_MODE_POST, 0, msg, len, FQ_NO_WAIT);
+	return fq_post(t, FQ_MODE_POST, 0, msg, len);
 }
 
 FOREIGN_EXPORT int foreign_post_wait(foreign_token t, const void *msg, size_t len, int64_t timeout_ns) {
 	int64_t deadline = fq_deadline(timeout_ns);
-	return fq_post(t, FQ_MODE_POST, 0, msg, len, deadline == FQ_NO_WAIT ? -1 : deadline);
+	return fq_post_wait(t, FQ_MODE_POST, 0, msg, len, deadline);
 }
 
 FQ_FN void fq_space(fq_ctl *c) {

@@ -35,7 +35,7 @@ FQ_FN void fq_notify(fq_ctl *c, uint64_t gen) {
 		uint64_t id = atomic_load_explicit(&c->handle_id, memory_order_relaxed);
 		// Cannot be full: the ready queue holds every handle at most once.
 		// It fails only if the Loop is gone, and then nobody is listening.
-		(void)fq_post((foreign_token)loop, FQ_MODE_POST, 0, &id, sizeof id, FQ_NO_WAIT);
+		(void)fq_post((foreign_token)loop, FQ_MODE_POST, 0, &id, sizeof id);
 	}
 }
 

@@ -1,0 +1,45 @@
+package fq
+
+import (
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// The async-signal-safe entry points allocate nothing, take no lock and
+// write only to wake a parked consumer (or an interrupt's fd), counted at
+// run time with the allocator, the mutexes and write(2) wrapped: see
+// testdata/purity.c. The counts are logged (go test -v).
+func TestFastPathAtRunTime(t *testing.T) {
+	gcc, err := exec.LookPath("gcc")
+	if err != nil {
+		t.Skip("needs gcc")
+	}
+	bin := filepath.Join(t.TempDir(), "purity")
+	wrap := "-Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=free,--wrap=posix_memalign," +
+		"--wrap=pthread_mutex_lock,--wrap=pthread_mutex_unlock,--wrap=pthread_mutex_trylock,--wrap=write"
+	if out, err := exec.Command(gcc, "-O2", "-std=gnu11", "-D_GNU_SOURCE", "-Ic", "-I../..", "-o", bin,
+		"testdata/purity.c", wrap, "-lpthread").CombinedOutput(); err != nil {
+		t.Fatalf("gcc: %v\n%s", err, out)
+	}
+	n := "1000000"
+	if testing.Short() {
+		n = "100000"
+	}
+	out, err := exec.Command(bin, n, "must-park").CombinedOutput()
+	t.Log(strings.TrimSpace(string(out)))
+	if err != nil {
+		t.Fatalf("the fast path allocated, locked or wrote more than it woke: %v", err)
+	}
+	// The same run under strace, where the system is at hand (.ci/run
+	// installs it): the system calls of every thread, the producers' writes
+	// among them, counted by the kernel's side.
+	if strace, err := exec.LookPath("strace"); err == nil {
+		out, err := exec.Command(strace, "-f", "-qq", "-c", "-e", "trace=write,read,poll,ppoll,futex,clock_nanosleep", bin, n).CombinedOutput()
+		t.Logf("under strace -f -c:\n%s", out)
+		if err != nil {
+			t.Errorf("under strace: %v", err)
+		}
+	}
+}
