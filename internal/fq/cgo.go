@@ -8,6 +8,7 @@ package fq
 /*
 #cgo CFLAGS: -I${SRCDIR}/c -I${SRCDIR}/../.. -std=gnu11 -D_GNU_SOURCE
 #cgo LDFLAGS: -lpthread
+#cgo foreign_portable CFLAGS: -DFQ_PORTABLE
 #include "fq.c"
 */
 import "C"
@@ -123,6 +124,8 @@ func cFree(t uintptr) { C.fq_free(C.uintptr_t(t)) }
 func cSpace(c *ctl) { C.fq_space(cc(c)) }
 
 func cSkipCallGens(n uint64) { C.fq_skip_call_gens(C.uint64_t(n)) }
+
+func cUsingFutex() bool { return C.fq_using_futex() != 0 }
 
 func cSetFutex(on bool) (was bool) {
 	o := C.int(0)

@@ -5,13 +5,21 @@
 // monotonic clock. Declared in fq.h.
 #include "fq.h"
 
+// FQ_LINUX selects the Linux pieces (eventfd, futex). The build tag
+// foreign_portable (cgo.go) turns them off, so that the portable fallback
+// (a pipe, a mutex and condition variable) is what runs, and the whole test
+// suite can run it on Linux too.
+#if defined(__linux__) && !defined(FQ_PORTABLE)
+#define FQ_LINUX 1
+#endif
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <time.h>
 #include <unistd.h>
-#ifdef __linux__
+#ifdef FQ_LINUX
 #include <linux/futex.h>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
@@ -19,14 +27,14 @@
 
 // use_futex selects the sleep: futex(2), or the fallback. Atomic: the tests
 // switch it while other threads may be waiting.
-#ifdef __linux__
+#ifdef FQ_LINUX
 static _Atomic int use_futex = 1;
 #else
 static _Atomic int use_futex = 0;
 #endif
 
 FQ_FN int fq_set_futex(int on) {
-#ifdef __linux__
+#ifdef FQ_LINUX
 	return atomic_exchange_explicit(&use_futex, on != 0, memory_order_relaxed);
 #else
 	(void)on;
@@ -37,7 +45,7 @@ FQ_FN int fq_set_futex(int on) {
 FQ_FN int fq_using_futex(void) { return atomic_load_explicit(&use_futex, memory_order_relaxed); }
 
 FQ_FN int fq_open_wake(int kind, int64_t *wfd, int64_t *rfd) {
-#ifdef __linux__
+#ifdef FQ_LINUX
 	if (kind == FQ_WAKE_EVENTFD) {
 		int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 		if (fd < 0)
@@ -152,7 +160,7 @@ static void cond_wake32(_Atomic uint32_t *addr) {
 }
 
 FQ_FN int fq_wait32(_Atomic uint32_t *addr, uint32_t val, int64_t deadline) {
-#ifdef __linux__
+#ifdef FQ_LINUX
 	if (atomic_load_explicit(&use_futex, memory_order_relaxed)) {
 		if (atomic_load(addr) != val)
 			return 0;
@@ -181,7 +189,7 @@ FQ_FN int fq_wait32(_Atomic uint32_t *addr, uint32_t val, int64_t deadline) {
 }
 
 FQ_FN void fq_wake32(_Atomic uint32_t *addr) {
-#ifdef __linux__
+#ifdef FQ_LINUX
 	if (atomic_load_explicit(&use_futex, memory_order_relaxed)) {
 		syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAKE | FUTEX_PRIVATE_FLAG, INT_MAX, NULL, NULL, 0);
 		return;

@@ -48,7 +48,7 @@ FQ_FN int fq_open(const fq_open_args *a, uintptr_t *token, fq_ctl **out) {
 	               capacity > FQ_MAX_CAPACITY ||
 	               (capacity & (capacity - 1)) != 0))
 		return -EINVAL;
-#ifndef __linux__
+#if !defined(__linux__) || defined(FQ_PORTABLE)
 	wake_kind = FQ_WAKE_PIPE;
 #endif
 	uint64_t cs = sizeof(fq_cell) + ((msg_size + 7) & ~(uint64_t)7);
