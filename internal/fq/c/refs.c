@@ -64,8 +64,9 @@ static int drop(foreign_token t, int go, fq_ctl **cp, uint64_t *tgen, int *last)
 			return FOREIGN_ECLOSED;
 		if (go && !(r & FQ_REFS_GO))
 			return 1;
-		if (!go && (r & FQ_REFS_COUNT) == 0)
-			return FOREIGN_EINVAL; // no C reference to drop: the Go side's is not C's
+		if (!go && (r & FQ_REFS_COUNT) == 0) // no C reference to drop: the Go side's is not C's
+			return (atomic_load_explicit(&c->tail, memory_order_acquire) & FQ_CLOSED) ? FOREIGN_ECLOSED
+			                                                                           : FOREIGN_EINVAL;
 		next = go ? r & ~FQ_REFS_GO : r - 1;
 	} while (!atomic_compare_exchange_weak_explicit(&c->refs, &r, next, memory_order_acq_rel,
 	                                                memory_order_acquire));
