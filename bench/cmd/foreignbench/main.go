@@ -22,6 +22,7 @@ import (
 	"log"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -43,6 +44,7 @@ func main() {
 // options are the parsed flags.
 type options struct {
 	scenarios  []string
+	soak       bool
 	strategies map[bench.Strategy]bool // nil: all
 	producers  []int
 	loads      []bench.Load
@@ -61,9 +63,13 @@ const (
 	scFresh      = "fresh"
 	scCall       = "call"
 	scWake       = "wake"
+	scSoak       = "soak" // not in the default run: 100 M messages at scale 1
 )
 
 var allScenarios = []string{scThroughput, scLatency, scFresh, scCall, scWake}
+
+// knownScenarios are those -scenarios takes: the default ones and soak.
+var knownScenarios = append(slices.Clone(allScenarios), scSoak)
 
 func usage(fs *flag.FlagSet, w io.Writer) func() {
 	return func() {
@@ -110,8 +116,12 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	for s := range strings.SplitSeq(*scenarios, ",") {
 		s = strings.TrimSpace(s)
-		if !contains(allScenarios, s) {
-			return o, fmt.Errorf("-scenarios: unknown scenario %q (have %s)", s, strings.Join(allScenarios, ", "))
+		if !contains(knownScenarios, s) {
+			return o, fmt.Errorf("-scenarios: unknown scenario %q (have %s)", s, strings.Join(knownScenarios, ", "))
+		}
+		if s == scSoak {
+			o.soak = true
+			continue
 		}
 		o.scenarios = append(o.scenarios, s)
 	}
@@ -203,6 +213,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 	pb.done()
 	if err != nil {
 		return err
+	}
+	if o.soak {
+		if rep.Soak, err = soak(o); err != nil {
+			return err
+		}
 	}
 	rep.Wall = time.Since(start).Round(time.Second / 10).String()
 	switch {

@@ -172,6 +172,9 @@ func writeTable(w io.Writer, r *Report) error {
 	latTable(scCall, "Call round trip: a C thread calls Go and waits for the result (parked: one call every 200 µs; busy: back to back)", "export", "export")
 	latTable(scWake, "Wake-up latency: post → Go handler starts, consumer parked (one post every 200 µs)", "", "-")
 	tw.Flush()
+	if r.Soak != nil {
+		writeSoak(w, r.Soak)
+	}
 
 	if len(r.Targets) > 0 {
 		fmt.Fprintln(w, "\nTargets from the design brief")
@@ -242,4 +245,15 @@ func targets(r *Report) []Target {
 		add("foreign_call round trip p50, parked", "≤ 10 µs", ns(c.Latency.P50), c.Latency.P50 <= 10_000)
 	}
 	return ts
+}
+
+func writeSoak(w io.Writer, s *Soak) {
+	fmt.Fprintf(w, "\nSoak: %d messages from 2 C threads into one queue, every one checked, in %.1f s; flat: %s\n",
+		s.Messages, s.Seconds, s.Flat)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "delivered\tRSS KiB\tfds\tgoroutines\tGo heap KiB\t")
+	for _, x := range s.Samples {
+		fmt.Fprintf(tw, "%d\t%d\t%d\t%d\t%d\t\n", x.Messages, x.RSSKiB, x.FDs, x.Goroutines, x.HeapKiB)
+	}
+	tw.Flush()
 }

@@ -19,6 +19,7 @@ type Report struct {
 	Wall     string   `json:"wall"`
 	Cells    []*Cell  `json:"cells"`
 	Targets  []Target `json:"targets"`
+	Soak     *Soak    `json:"soak,omitempty"`
 	Warnings []string `json:"warnings"`
 }
 
@@ -325,4 +326,26 @@ func loadAvg() string {
 		return ""
 	}
 	return strings.Join(f[:3], " ")
+}
+
+// Soak is the soak scenario: 100 M checked messages (at scale 1) from two C
+// threads into one queue, the process's footprint sampled ten times.
+type Soak struct {
+	Messages uint64             `json:"messages"`
+	Seconds  float64            `json:"seconds"`
+	Samples  []bench.SoakSample `json:"samples"`
+	Flat     string             `json:"flat"` // "yes", or what grew
+}
+
+func soak(o options) (*Soak, error) {
+	n := uint64(max(100_000_000*o.scale, 1_000_000))
+	r, err := bench.MeasureSoak(bench.SoakConfig{Messages: n})
+	if err != nil {
+		return nil, err
+	}
+	s := &Soak{Messages: n, Seconds: r.Elapsed.Seconds(), Samples: r.Samples, Flat: "yes"}
+	if err := r.Flat(); err != nil {
+		s.Flat = err.Error()
+	}
+	return s, nil
 }
