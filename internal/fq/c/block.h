@@ -9,6 +9,11 @@
  *
  * PROTOCOL
  *
+ * The protocol is also a Promela model, model/ring.pml beside this
+ * directory, which spin checks exhaustively in CI (.ci/spin.sh) together
+ * with seeded bugs it must catch. Its processes map to the sections below
+ * (the model's header lists which); change the model with the protocol.
+ *
  * Table. Control blocks live in a two-level table that is never freed:
  * FQ_CHUNKS chunk pointers, each chunk FQ_CHUNK_LEN blocks, allocated on first
  * use and published with a release store. A token is (gen << FQ_IDX_BITS) |
