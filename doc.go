@@ -120,7 +120,9 @@
 // of handlers that may run on Go threads), including one that interrupted
 // a foreign_post on the same thread. They preserve errno. They work from
 // any thread, including a thread created for one event and gone right
-// after.
+// after. In a child of fork() that inherited handles, every call of the C
+// ABI fails at once with FOREIGN_ECLOSED (the consumers stayed in the
+// parent), and nothing the child does reaches the parent.
 //
 // # Limits
 //

@@ -9,8 +9,9 @@ import (
 
 // The async-signal-safe entry points allocate nothing, take no lock and
 // write only to wake a parked consumer (or an interrupt's fd), counted at
-// run time with the allocator, the mutexes and write(2) wrapped: see
-// testdata/purity.c. The counts are logged (go test -v).
+// run time with the allocator, the mutexes and write(2) wrapped, over 10 M
+// posts from 2 C threads into a busy consumer that parks in the producers'
+// pauses: see testdata/purity.c. The counts are logged (go test -v).
 func TestFastPathAtRunTime(t *testing.T) {
 	gcc, err := exec.LookPath("gcc")
 	if err != nil {
@@ -23,7 +24,7 @@ func TestFastPathAtRunTime(t *testing.T) {
 		"testdata/purity.c", wrap, "-lpthread").CombinedOutput(); err != nil {
 		t.Fatalf("gcc: %v\n%s", err, out)
 	}
-	n := "1000000"
+	n := "5000000" // per producer: 10 M posts in all
 	if testing.Short() {
 		n = "100000"
 	}
