@@ -37,7 +37,7 @@ func TestFastPathAtRunTime(t *testing.T) {
 	// installs it): the system calls of every thread, the producers' writes
 	// among them, counted by the kernel's side.
 	if strace, err := exec.LookPath("strace"); err == nil {
-		out, err := exec.Command(strace, "-f", "-qq", "-c", "-e", "trace=write,read,poll,ppoll,futex,clock_nanosleep", bin, n).CombinedOutput()
+		out, err := exec.Command(strace, "-f", "-qq", "--seccomp-bpf", "-c", "-e", "trace=write,read,poll,ppoll,futex,clock_nanosleep", bin, n).CombinedOutput()
 		t.Logf("under strace -f -c:\n%s", out)
 		if err != nil {
 			t.Errorf("under strace: %v", err)
