@@ -159,12 +159,8 @@ func (h *core) safely(f func()) {
 		if ok {
 			return
 		}
-		p := recover()
-		if p == nil {
-			p = errGoexit
-		}
 		h.panics.Add(1)
-		reportPanic(h.name, h.onPanic, p)
+		reportPanic(h.name, h.onPanic, panicValue(recover()))
 	}()
 	f()
 	ok = true

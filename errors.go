@@ -96,6 +96,16 @@ func logPanic(e *PanicError) {
 // called runtime.Goexit.
 var errGoexit = errors.New("foreign: handler called runtime.Goexit")
 
+// panicValue is what a deferred recover returned, as a panic report's
+// Value: nil there (the function neither returned nor panicked) means it
+// called runtime.Goexit, which goes on ending the goroutine.
+func panicValue(p any) any {
+	if p == nil {
+		return errGoexit
+	}
+	return p
+}
+
 // PanicError is what a handler's panic is reported as, for every kind of
 // handle: a queue's handler, a function, a notifier's or an interrupt's
 // function, and an OnClose hook.

@@ -216,11 +216,8 @@ func (f *Func[A, R]) invoke(a A) (r R, err error) {
 		if ok {
 			return
 		}
-		p := recover()
-		if p == nil {
-			p = errGoexit
-			f.q.reported = f.work == nil // on the queue's consumer, which must not count it again
-		}
+		p := panicValue(recover())
+		f.q.reported = p == errGoexit && f.work == nil // on the queue's consumer, which must not count it again
 		f.q.panics.Add(1)
 		err = reportPanic(f.q.name, f.q.onPanic, p)
 	}()

@@ -220,13 +220,10 @@ func (q *Queue[T]) handleSafely() {
 			return
 		}
 		q.rest = q.rest[max(q.progress, 1):] // includes the message whose handler panicked
-		p := recover()
-		if p == nil {
-			if q.reported { // by the Func, which knew the call
-				q.reported = false
-				return
-			}
-			p = errGoexit
+		p := panicValue(recover())
+		if p == errGoexit && q.reported { // by the Func, which knew the call
+			q.reported = false
+			return
 		}
 		q.panics.Add(1)
 		reportPanic(q.name, q.onPanic, p)
