@@ -213,9 +213,14 @@ func (m *abiModel) step(i int, op byte) {
 		if r, err := m.f.Call(context.Background(), m.seq); r != m.seq*7+1 || err != nil {
 			m.t.Errorf("step %d: Call(%d) = %d, %v", i, m.seq, r, err)
 		}
-		arg := cthreads.Msg{Seq: m.seq}
+		x := m.seq + 1
 		var ret uint64
-		m.want(i, "call to a queue", cthreads.Call(tok, unsafe.Pointer(&arg), unsafe.Sizeof(arg), unsafe.Pointer(&ret), 8, -1), fq.CodeInval)
+		m.want(i, "foreign_call", cthreads.Call(uintptr(m.f.Token()), unsafe.Pointer(&x), 8, unsafe.Pointer(&ret), 8, -1), 0)
+		if ret != x*7+1 {
+			m.t.Errorf("step %d: foreign_call(%d) = %d", i, x, ret)
+		}
+		m.want(i, "foreign_call, short result", cthreads.Call(uintptr(m.f.Token()), unsafe.Pointer(&x), 8, unsafe.Pointer(&ret), 4, -1), fq.CodeInval)
+		m.want(i, "call to a queue", cthreads.Call(tok, unsafe.Pointer(&x), 8, unsafe.Pointer(&ret), 8, -1), fq.CodeInval)
 	case 12: // a notifier's trigger, and a post to it with a payload
 		m.want(i, "trigger", Code(m.n.Trigger()), 0)
 		v := uint64(1)

@@ -18,6 +18,10 @@
  * Every function returns 0 on success or one of the negative FOREIGN_E*
  * codes below. The codes are distinct and stable across releases.
  *
+ * In a child of fork() that inherited tokens, every function returns
+ * FOREIGN_ECLOSED at once (the Go consumers stayed in the parent); nothing
+ * the child does reaches the parent.
+ *
  * C99. Usable from cgo preambles in other Go packages and from C programs that
  * link a Go c-archive or c-shared build; see the README for how to include it.
  */
