@@ -63,6 +63,9 @@ func blockedPostWait(t *testing.T, end int) {
 	if w := q.h.Waiters(); w != 0 {
 		t.Errorf("waiters = %d after the waiter ended", w)
 	}
+	if st := q.Stats(); st.TimedOut != 1 {
+		t.Errorf("TimedOut %d after a waiter ended: it gave up, as on a timeout", st.TimedOut)
+	}
 	close(gate)
 	// A waiter after it is woken as usual, and the queue delivers.
 	p := cthreads.StartWaiters(uintptr(q.Token()), 2, 10, 500, 10*time.Second)
@@ -109,7 +112,7 @@ func blockedCall(t *testing.T, end int) {
 		t.Errorf("callers after: %+v", res)
 	}
 	within(t, 10*time.Second, "Close", func() { f.Close() })
-	if st := f.Stats(); st.LateResults != 1 {
-		t.Errorf("LateResults %d, want 1 (the ended caller's)", st.LateResults)
+	if st := f.Stats(); st.LateResults != 1 || st.TimedOut != 1 {
+		t.Errorf("LateResults %d, TimedOut %d; want 1 and 1 (the ended caller's)", st.LateResults, st.TimedOut)
 	}
 }

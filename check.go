@@ -13,7 +13,7 @@ import (
 // collector does not look and from where no Go pointer may be reached.
 func checkPlain(t reflect.Type) error {
 	if path := pointerPath(t, t.String()); path != "" {
-		return fmt.Errorf("foreign: message type %s is not plain data: %s", t, path)
+		return fmt.Errorf("foreign: message type %s is not plain data: %s: %w", t, path, ErrInvalid)
 	}
 	return nil
 }

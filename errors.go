@@ -4,6 +4,7 @@
 package foreign
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -58,7 +59,9 @@ func FromCode(rc int) error {
 }
 
 // Code converts an error into a return code of the C ABI: 0 for nil, the
-// code of the Err* value err wraps, or FOREIGN_EINVAL for any other error.
+// code of the Err* value err wraps, FOREIGN_ETIMEDOUT for a context's end
+// (context.DeadlineExceeded or context.Canceled: the call gave up), or
+// FOREIGN_EINVAL for any other error.
 func Code(err error) int {
 	if err == nil {
 		return 0
@@ -67,6 +70,9 @@ func Code(err error) int {
 		if errors.Is(err, ce.err) {
 			return ce.code
 		}
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return fq.CodeTimedOut
 	}
 	return fq.CodeInval
 }

@@ -38,9 +38,10 @@ type Func[A, R any] struct {
 
 // FuncConfig configures a [Func]. The zero value is ready to use.
 type FuncConfig struct {
-	// Capacity bounds the calls accepted and not yet running; a caller
-	// finding it full waits for room, within its timeout. Rounded up to a
-	// power of two; zero means 1024.
+	// Capacity bounds the calls accepted and not yet taken up by the
+	// function's consumer (which takes a batch of up to 256 at a time); a
+	// caller finding it full waits for room, within its timeout. Rounded
+	// up to a power of two; zero means 1024.
 	Capacity int
 
 	// Name labels the function in panic reports.
@@ -217,7 +218,9 @@ func (f *Func[A, R]) invoke(a A) (r R, err error) {
 			return
 		}
 		p := panicValue(recover())
-		f.q.reported = p == errGoexit && f.work == nil // on the queue's consumer, which must not count it again
+		if f.work == nil { // on the queue's consumer, which must not count it again
+			f.q.reported = p == errGoexit
+		}
 		f.q.panics.Add(1)
 		err = reportPanic(f.q.name, f.q.onPanic, p)
 	}()
@@ -236,7 +239,11 @@ func (f *Func[A, R]) Call(ctx context.Context, a A) (R, error) {
 	var zero R
 	h := f.q.h
 	if h.Closed() { // first: a freed Func's block may serve another handle
+		h.CountClosed()
 		return zero, ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return zero, err // done already: the function does not run
 	}
 	switch h.SelfCall() {
 	case 0:

@@ -135,7 +135,7 @@ func (m *abiModel) step(i int, op byte) {
 			}
 		}
 		m.queued = m.queued[n:]
-		if n == 0 && len(m.queued) > 0 && m.q.h.Depth() != 0 {
+		if n == 0 && len(m.queued) > 0 && m.q.Stats().Depth != 0 {
 			// A message published by this goroutine is ready at once.
 			m.t.Errorf("step %d: nothing read with %d queued", i, len(m.queued))
 		}

@@ -84,6 +84,7 @@ func (i *Interrupt) serve() bool {
 	if !i.deliverable() {
 		return false
 	}
+	i.h.RaceAcquire() // a Signal happens before what it wakes
 	v := i.h.SigValue()
 	if i.handler != nil {
 		var ok bool
@@ -100,9 +101,13 @@ func (i *Interrupt) serve() bool {
 	return true
 }
 
-// Signal signals the interrupt from Go.
+// Signal signals the interrupt from Go. The value travels as C's int: one
+// outside the int32 range is refused with ErrInvalid.
 func (i *Interrupt) Signal(value int) error {
-	return FromCode(fq.Trigger(i.h.Token(), fq.KindInterrupt, value))
+	if int(int32(value)) != value {
+		return fmt.Errorf("foreign: Signal(%d): value outside int32: %w", value, ErrInvalid)
+	}
+	return FromCode(i.h.Trigger(fq.KindInterrupt, value))
 }
 
 // Pending reports whether a signal is pending. It costs one atomic load,

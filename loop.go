@@ -35,7 +35,11 @@ import (
 // caller, or a Close's serving it inline. The handles are served on by
 // whoever serves the Loop next (Run again, or a Close).
 type Loop struct {
-	ready *PullQueue[uint64] // ids of handles with work, each at most once; 0 wakes Run
+	// ready holds the ids of handles with work, each at most once; 0 wakes
+	// Run. Its token names the Loop as the server of every handle on it
+	// (block.h, "Serving") and is never handed out: a post into the ready
+	// queue from outside would take the room its handles' schedules need.
+	ready *PullQueue[uint64]
 
 	mu       sync.Mutex
 	handles  map[uint64]*loopEntry
@@ -86,10 +90,6 @@ func NewLoop(cfg LoopConfig) (*Loop, error) {
 	}
 	return &Loop{ready: ready, handles: map[uint64]*loopEntry{}, max: max, finished: make(chan struct{})}, nil
 }
-
-// Token returns the token of the Loop's ready queue, which names the Loop
-// as the server of every handle on it (block.h, "Serving").
-func (l *Loop) Token() Token { return l.ready.Token() }
 
 // reserve admits one more handle, or refuses it: the Loop is closed, or
 // has MaxHandles handles.

@@ -65,6 +65,7 @@ func (n *Notifier) serve() bool {
 	if _, ok := n.h.TakeSignal(!n.repeat); !ok {
 		return false
 	}
+	n.h.RaceAcquire() // a Trigger happens before the run it causes
 	if !n.repeat {
 		n.closeIntake()
 	}
@@ -74,7 +75,7 @@ func (n *Notifier) serve() bool {
 
 // Trigger triggers the notifier from Go. It returns ErrClosed once a
 // single-shot notifier has run, or after Close.
-func (n *Notifier) Trigger() error { return FromCode(fq.Trigger(n.h.Token(), fq.KindNotifier, 0)) }
+func (n *Notifier) Trigger() error { return FromCode(n.h.Trigger(fq.KindNotifier, 0)) }
 
 // Closed reports whether the notifier is closed: by Close, by the last
 // foreign_release, or, single-shot, by its run.

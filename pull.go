@@ -5,7 +5,6 @@ package foreign
 import (
 	"context"
 	"runtime"
-	"sync"
 
 	"github.com/foreigncall/foreign/internal/fq"
 )
@@ -28,7 +27,10 @@ type PullConfig struct {
 // Queue.
 type PullQueue[T any] struct {
 	core
-	mu sync.Mutex // serialises readers: the ring has one consumer
+	// reader is held by the one reader at a time the ring allows; a
+	// channel, not a mutex, so that a reader waiting for another gives up
+	// when its context is done.
+	reader chan struct{}
 }
 
 // NewPullQueue returns a queue that Go code reads with Recv. T must be
@@ -38,7 +40,7 @@ func NewPullQueue[T any](cfg PullConfig) (*PullQueue[T], error) {
 	if err != nil {
 		return nil, err
 	}
-	q := &PullQueue[T]{}
+	q := &PullQueue[T]{reader: make(chan struct{}, 1)}
 	q.init(o, "", nil, cfg.OnClose)
 	// Free the C side if the queue becomes unreachable without being
 	// closed and drained (its reader went away).
@@ -78,11 +80,15 @@ func (q *PullQueue[T]) RecvBatch(ctx context.Context, buf []T) (int, error) {
 	return n, err
 }
 
-// recv is RecvBatch under the readers' lock; last says that it found the
+// recv is RecvBatch as the one reader; last says that it found the
 // queue closed and drained and freed it, and OnClose is due.
 func (q *PullQueue[T]) recv(ctx context.Context, buf []T) (n int, last bool, err error) {
-	q.mu.Lock()
-	defer q.mu.Unlock()
+	select {
+	case q.reader <- struct{}{}:
+	case <-ctx.Done():
+		return 0, false, ctx.Err()
+	}
+	defer func() { <-q.reader }()
 	h := q.h
 	for {
 		if h.Freed() {
@@ -108,10 +114,10 @@ func (q *PullQueue[T]) recv(ctx context.Context, buf []T) (n int, last bool, err
 // tryRecv copies what is ready into buf without waiting; 0 if nothing is,
 // or another reader holds the queue.
 func (q *PullQueue[T]) tryRecv(buf []T) int {
-	if !q.mu.TryLock() {
+	if !q.tryReader() {
 		return 0
 	}
-	defer q.mu.Unlock()
+	defer func() { <-q.reader }()
 	if q.h.Freed() {
 		return 0
 	}
@@ -123,13 +129,13 @@ func (q *PullQueue[T]) tryRecv(buf []T) int {
 // ErrClosed. Idempotent, and inert on a queue already freed.
 func (q *PullQueue[T]) Close() error {
 	q.closeIntake()
-	if q.mu.TryLock() {
+	if q.tryReader() {
 		// Free now if nothing is left for Recv to return.
 		free := !q.h.Freed() && q.h.Drained()
 		if free {
 			q.release()
 		}
-		q.mu.Unlock()
+		<-q.reader
 		if free {
 			q.closed()
 		}
@@ -137,5 +143,15 @@ func (q *PullQueue[T]) Close() error {
 	return nil
 }
 
+// tryReader becomes the reader if nobody is.
+func (q *PullQueue[T]) tryReader() bool {
+	select {
+	case q.reader <- struct{}{}:
+		return true
+	default:
+		return false
+	}
+}
+
 // Stats returns the queue's counters.
-func (q *PullQueue[T]) Stats() Stats { return ringStats(q.h, 0) }
+func (q *PullQueue[T]) Stats() Stats { return ringStats(q.h, 0, q.h.Delivered()) }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/foreigncall/foreign/internal/fq"
@@ -60,10 +61,11 @@ type Queue[T any] struct {
 	handle func(vs []T, done *int) // runs a batch; *done counts messages consumed, even by a panic
 	drain  func()                  // run after the last delivery, before the teardown (Func's workers)
 
-	buf      []T  // consumer's batch buffer
-	rest     []T  // the part of buf not yet handed to the handler
-	progress int  // consumer's count of the batch handled (handleSafely)
-	reported bool // a Func's invoke reported the Goexit that is unwinding
+	buf      []T           // consumer's batch buffer
+	rest     []T           // the part of buf not yet handed to the handler
+	progress int           // consumer's count of the batch handled (handleSafely)
+	handled  atomic.Uint64 // messages handed to the handler (Stats.Delivered)
+	reported bool          // a Func's invoke reported the Goexit that is unwinding
 }
 
 // NewQueue returns a queue whose messages are delivered to handler, one at a
@@ -219,7 +221,9 @@ func (q *Queue[T]) handleSafely() {
 		if ok {
 			return
 		}
-		q.rest = q.rest[max(q.progress, 1):] // includes the message whose handler panicked
+		n := max(q.progress, 1) // includes the message whose handler panicked
+		q.rest = q.rest[n:]
+		q.handled.Add(uint64(n))
 		p := panicValue(recover())
 		if p == errGoexit && q.reported { // by the Func, which knew the call
 			q.reported = false
@@ -232,6 +236,7 @@ func (q *Queue[T]) handleSafely() {
 	q.handle(q.rest, &q.progress)
 	ok = true
 	q.rest = q.rest[q.progress:]
+	q.handled.Add(uint64(q.progress))
 }
 
 // Close stops accepting messages: posts after it fail with ErrClosed (C:
@@ -247,18 +252,20 @@ func (q *Queue[T]) handleSafely() {
 func (q *Queue[T]) Close() error { return q.closeWait() }
 
 // Stats returns the queue's counters.
-func (q *Queue[T]) Stats() Stats { return ringStats(q.h, q.panics.Load()) }
+func (q *Queue[T]) Stats() Stats { return ringStats(q.h, q.panics.Load(), q.handled.Load()) }
 
-func ringStats(h *fq.Handle, panics uint64) Stats {
-	delivered := h.Delivered()
-	depth := h.Depth()
+// ringStats: delivered is what reached the handler (or Recv). Posted is
+// read after it, and both only grow, so Depth is never negative.
+func ringStats(h *fq.Handle, panics, delivered uint64) Stats {
+	posted := h.Posted()
+	depth := posted - min(delivered, posted)
 	b := h.Counts()
 	return Stats{
 		Capacity:       h.Capacity(),
-		Posted:         delivered + depth,
+		Posted:         posted,
 		Delivered:      delivered,
 		Depth:          depth,
-		HighWater:      b.HighWater,
+		HighWater:      max(b.HighWater, depth),
 		RejectedFull:   b.RejectedFull,
 		RejectedClosed: b.RejectedClosed,
 		Wakeups:        b.Wakeups,

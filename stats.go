@@ -7,10 +7,10 @@ package foreign
 // on its own.
 type Stats struct {
 	Capacity       int    // messages the queue holds
-	Posted         uint64 // messages accepted (post returned 0)
-	Delivered      uint64 // messages handed to the handler or to Recv
-	Depth          uint64 // accepted, not yet delivered
-	HighWater      uint64 // the largest depth the consumer has seen
+	Posted         uint64 // messages accepted (post returned 0); never goes backwards
+	Delivered      uint64 // messages handed to the handler (its call has returned) or to Recv
+	Depth          uint64 // accepted, not yet delivered: Posted - Delivered
+	HighWater      uint64 // the largest depth the consumer has seen, and at least Depth
 	RejectedFull   uint64 // posts refused because the queue was full
 	RejectedClosed uint64 // posts refused because the queue was closed
 	Wakeups        uint64 // system calls made to wake the parked consumer

@@ -18,6 +18,7 @@ type Handle struct {
 	server   uintptr // who serves it: its own token, or its Loop's (block.h, "Serving")
 	gen      uint64
 	cells    unsafe.Pointer
+	start    uint64 // the position of the first message
 	mask     uint64
 	cellSize uintptr
 	wake     *os.File // the read end, registered with the runtime poller; nil on a Loop
@@ -32,6 +33,7 @@ type Handle struct {
 	delivered atomic.Uint64
 	freed     atomic.Bool              // set by Free, under life
 	final     atomic.Pointer[Counters] // the block's counters when freed
+	posted    atomic.Uint64            // the number of claims when freed
 
 	// Go producers count their refusals here, not in the block: a block
 	// can be reused between a claim's check and its count.
@@ -80,6 +82,7 @@ func Open(a OpenArgs) (*Handle, error) {
 		server:   tok,
 		gen:      c.tail.Load() >> genShift,
 		cells:    cells,
+		start:    c.start.Load(),
 		mask:     c.mask.Load(),
 		cellSize: uintptr(c.cellSize.Load()),
 		head:     c.head.Load(),
@@ -156,6 +159,7 @@ func (h *Handle) Discard() {
 func (h *Handle) Free() {
 	final := h.readBlock()
 	h.final.Store(&final)
+	h.posted.Store(h.Posted())
 	h.life.Lock()
 	h.freed.Store(true)
 	cFree(h.token) // sets park DEAD before the fd can go away
@@ -206,17 +210,28 @@ func (h *Handle) blockCounts() Counters {
 		max(live.TimedOut, final.TimedOut)}
 }
 
-// Depth is the number of accepted messages not yet consumed; 0 once freed.
-func (h *Handle) Depth() uint64 {
-	tail, head := h.c.tail.Load(), h.c.head.Load()
-	if h.freed.Load() || tail>>genShift != h.gen {
-		return 0 // a freed queue was drained
+// Posted is the number of messages accepted: the claims, which the tail
+// counts, so it never goes backwards. After Free it is the count at the
+// free.
+func (h *Handle) Posted() uint64 {
+	if h.freed.Load() {
+		return h.posted.Load()
 	}
-	return uint64(max(diff(tail&posMask, head), 0))
+	tail := h.c.tail.Load()
+	if tail>>genShift != h.gen {
+		return h.posted.Load()
+	}
+	return uint64(max(diff(tail&posMask, h.start), 0))
 }
+
+// HighWater is the largest depth the consumer has seen.
+func (h *Handle) HighWater() uint64 { return h.Counts().HighWater }
 
 // CountTimeout counts a Go caller that gave up.
 func (h *Handle) CountTimeout() { h.goTimedOut.Add(1) }
+
+// CountClosed counts a Go call refused because the handle was closed.
+func (h *Handle) CountClosed() { h.goClosed.Add(1) }
 
 // Waiters is the number of C producers waiting for room (for the tests).
 func (h *Handle) Waiters() uint32 { return h.c.waiters.Load() }

@@ -2,6 +2,8 @@
 
 package fq
 
+import "unsafe"
+
 // The Go side of notifiers and interrupts (block.h, "Signals"); the
 // triggers are c/signal.c.
 
@@ -56,6 +58,18 @@ func (h *Handle) TakeInterrupt() (int, bool) {
 	cDrainSigFd(h.c)
 	return h.TakeSignal(false)
 }
+
+// Trigger triggers the notifier or signals the interrupt from Go. For the
+// race detector it happens before the run or delivery it causes (the
+// trigger's C atomics are invisible to it): see RaceAcquire.
+func (h *Handle) Trigger(kind, value int) int {
+	raceRelease(unsafe.Pointer(&h.raceSync))
+	return Trigger(h.token, kind, value)
+}
+
+// RaceAcquire is the consumer's side of Trigger's annotation, before it
+// runs what a trigger caused.
+func (h *Handle) RaceAcquire() { raceAcquire(unsafe.Pointer(&h.raceSync)) }
 
 // SigFd is the interrupt's fd, readable while a signal is pending.
 func (h *Handle) SigFd() int { return int(h.c.sigFd.Load()) }

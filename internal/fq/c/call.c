@@ -108,6 +108,7 @@ static _Thread_local volatile int in_call;
 struct waiting_call {
 	fq_slot *s;
 	uint32_t gen;
+	fq_ctl *c;
 };
 
 static void abandon_call(void *p) {
@@ -121,8 +122,10 @@ static void abandon_call(void *p) {
 			continue;
 		}
 		if (atomic_compare_exchange_strong_explicit(&w->s->state, &st, w->gen << 8 | SLOT_ABANDONED,
-		                                            memory_order_seq_cst, memory_order_seq_cst))
+		                                            memory_order_seq_cst, memory_order_seq_cst)) {
+			atomic_fetch_add_explicit(&w->c->timed_out, 1, memory_order_relaxed); // gave up, as on a timeout
 			break;
+		}
 	}
 	in_call = 0;
 }
@@ -131,7 +134,7 @@ static void abandon_call(void *p) {
 // slot s: 0 when it is there (DONE), or FOREIGN_ETIMEDOUT.
 static int await_result(fq_ctl *c, fq_slot *s, uint32_t gen, int64_t deadline) {
 	volatile int rc = 0; // set after the cleanup handler's setjmp
-	struct waiting_call w = {s, gen};
+	struct waiting_call w = {s, gen, c};
 	pthread_cleanup_push(abandon_call, &w);
 	int64_t spin_until = fq_now_ns() + CALL_SPIN_NS;
 	for (;;) {

@@ -89,6 +89,14 @@ static void leave_waiters(void *p) {
 	atomic_fetch_sub_explicit(&c->waiters, 1, memory_order_relaxed);
 }
 
+// cancelled_waiter is the cleanup of a waiter cancelled or exiting while
+// it slept: it leaves waiters and is counted as a waiter that gave up.
+static void cancelled_waiter(void *p) {
+	fq_ctl *c = p;
+	leave_waiters(c);
+	atomic_fetch_add_explicit(&c->timed_out, 1, memory_order_relaxed);
+}
+
 // wait_room is one round of waiting for room; see "Waiting" in block.h. It
 // returns claim's code, or FOREIGN_ETIMEDOUT.
 static int wait_room(fq_ctl *c, uint64_t tgen, int mode, size_t len, int64_t deadline, uint64_t *pos,
@@ -96,7 +104,7 @@ static int wait_room(fq_ctl *c, uint64_t tgen, int mode, size_t len, int64_t dea
 	volatile int rc; // set after the cleanup handler's setjmp
 	atomic_fetch_add_explicit(&c->waiters, 1, memory_order_seq_cst);
 	// A waiter cancelled or exiting in fq_wait32 still leaves waiters.
-	pthread_cleanup_push(leave_waiters, c);
+	pthread_cleanup_push(cancelled_waiter, c);
 	uint32_t seen = atomic_load_explicit(&c->space_seq, memory_order_seq_cst);
 	rc = claim(c, tgen, mode, len, 0, 1, pos, mask);
 	if (rc == FOREIGN_EFULL) {
@@ -105,7 +113,8 @@ static int wait_room(fq_ctl *c, uint64_t tgen, int mode, size_t len, int64_t dea
 		else if (fq_wait32(&c->space_seq, seen, deadline) == 0)
 			rc = claim(c, tgen, mode, len, 0, 1, pos, mask);
 	}
-	pthread_cleanup_pop(1);
+	pthread_cleanup_pop(0);
+	leave_waiters(c);
 	return rc;
 }
 
@@ -132,7 +141,7 @@ static int begin_post(foreign_token t, int mode, const void *msg, size_t len, in
 
 // fq_post is the post that never waits: async-signal-safe, lock-free.
 FQ_FN int fq_post(foreign_token t, int mode, uint64_t hdr, const void *msg, size_t len) {
-	fq_ctl *c;
+	fq_ctl *c = NULL;
 	uint64_t tgen, pos, mask;
 	int rc = begin_post(t, mode, msg, len, 1, &c, &tgen, &pos, &mask);
 	if (rc != 0)
@@ -145,11 +154,13 @@ FQ_FN int fq_post(foreign_token t, int mode, uint64_t hdr, const void *msg, size
 // none). It blocks, and is kept apart from fq_post so that nothing of the
 // waiting is reachable from the async-signal-safe entry points.
 FQ_FN int fq_post_wait(foreign_token t, int mode, uint64_t hdr, const void *msg, size_t len, int64_t deadline) {
-	fq_ctl *c;
+	fq_ctl *c = NULL;
 	uint64_t tgen, pos, mask;
 	int rc = begin_post(t, mode, msg, len, 0, &c, &tgen, &pos, &mask);
 	if (rc == 1)
 		return 0;
+	if (rc == FOREIGN_ECLOSED && c != NULL) // refused at once: counted as a plain post's refusal is
+		atomic_fetch_add_explicit(&c->rejected_closed, 1, memory_order_relaxed);
 	while (rc == FOREIGN_EFULL) {
 		// The consumer cannot make room while we wait on its own thread
 		// (workers aside: their consumer is another goroutine).
