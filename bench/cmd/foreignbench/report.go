@@ -170,7 +170,7 @@ func writeTable(w io.Writer, r *Report) error {
 	}
 	latTable(scFresh, "A fresh thread per event: pthread_create + one call + pthread_join, timed around both", "noop", "create/join")
 	latTable(scCall, "Call round trip: a C thread calls Go and waits for the result (parked: one call every 200 µs; busy: back to back)", "export", "export")
-	latTable(scWake, "Wake-up latency: post → Go handler starts, consumer parked (one post every 200 µs)", "", "-")
+	latTable(scWake, "Wake-up latency: post → Go handler starts, consumer parked (one post every 200 µs); futex: a C thread waking a C thread", "futex", "futex")
 	tw.Flush()
 	if r.Soak != nil {
 		writeSoak(w, r.Soak)
@@ -238,11 +238,13 @@ func targets(r *Report) []Target {
 	if f, n := r.find(scFresh, "thread per event", "foreign"), r.find(scFresh, "thread per event", "noop"); f != nil && n != nil {
 		add("fresh thread + post vs create/join alone (p50)", "≤ 1.1×", ratio(f.Latency.P50, n.Latency.P50), f.Latency.P50 <= 1.1*n.Latency.P50)
 	}
-	if c := r.find(scWake, "parked consumer", "foreign"); c != nil {
-		add("wake latency p50, consumer parked", "≤ 10 µs", ns(c.Latency.P50), c.Latency.P50 <= 10_000)
+	if c, f := r.find(scWake, "parked consumer", "foreign"), r.find(scWake, "parked consumer", "futex"); c != nil && f != nil {
+		add("wake latency p50 vs C futex wake, consumer parked", "≤ 3×", ratio(c.Latency.P50, f.Latency.P50), c.Latency.P50 <= 3*f.Latency.P50)
+		add("wake latency p99, consumer parked", "≤ 100 µs", ns(c.Latency.P99), c.Latency.P99 <= 100_000)
 	}
-	if c := r.find(scCall, "parked", "foreign_call"); c != nil {
-		add("foreign_call round trip p50, parked", "≤ 10 µs", ns(c.Latency.P50), c.Latency.P50 <= 10_000)
+	if c, f := r.find(scCall, "parked", "foreign_call"), r.find(scCall, "parked", "futex-pingpong"); c != nil && f != nil {
+		add("foreign_call round trip p50 vs C futex ping-pong, parked", "≤ 3×", ratio(c.Latency.P50, f.Latency.P50), c.Latency.P50 <= 3*f.Latency.P50)
+		add("foreign_call round trip p99, parked", "≤ 200 µs", ns(c.Latency.P99), c.Latency.P99 <= 200_000)
 	}
 	return ts
 }

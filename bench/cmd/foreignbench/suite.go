@@ -194,6 +194,16 @@ func measure(o options, pb *progress) (*Report, error) {
 				}})
 			}
 		case scCall:
+			// The C-only floor of a parked call: a round trip between two C
+			// threads on futexes.
+			pp := cell(sc, "parked", bench.FutexPing)
+			steps = append(steps, step{"call futex-pingpong floor", func(int) error {
+				r, ns, err := bench.MeasureFloor(bench.FutexPing, sized(callParked, o.scale), parkGap)
+				if err == nil {
+					addLatency(pp, r, ns)
+				}
+				return err
+			}})
 			for _, mode := range []string{"parked", "busy"} {
 				for _, s := range o.keep(bench.CallStrategies, bench.Export) {
 					c := cell(sc, mode, s)
@@ -221,6 +231,15 @@ func measure(o options, pb *progress) (*Report, error) {
 				}
 			}
 		case scWake:
+			// The C-only floor first: a C thread waking a C thread.
+			floor := cell(sc, "parked consumer", bench.FutexWake)
+			steps = append(steps, step{"wake futex floor", func(int) error {
+				r, ns, err := bench.MeasureFloor(bench.FutexWake, sized(wakeEvents, o.scale), parkGap)
+				if err == nil {
+					addLatency(floor, r, ns)
+				}
+				return err
+			}})
 			for _, s := range o.keep(bench.WakeStrategies) {
 				c := cell(sc, "parked consumer", s)
 				steps = append(steps, step{fmt.Sprintf("wake %s", s), func(int) error {

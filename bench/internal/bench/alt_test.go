@@ -75,3 +75,21 @@ func TestWakeAndFresh(t *testing.T) {
 		}
 	}
 }
+
+// The C-only floors measure something: every sample is positive and the
+// median well under the gap between events.
+func TestFloors(t *testing.T) {
+	for _, s := range []Strategy{FutexWake, FutexPing} {
+		r, ns, err := MeasureFloor(s, 200, 100*time.Microsecond)
+		if err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+		if len(ns) != 200-16 || r.P50 <= 0 || r.P50 > 1e6 {
+			t.Errorf("%s: %d samples, p50 %.0f ns", s, len(ns), r.P50)
+		}
+		t.Logf("%s: p50 %.0f ns, p99 %.0f ns", s, r.P50, r.P99)
+	}
+	if _, _, err := MeasureFloor(Foreign, 10, time.Microsecond); err == nil {
+		t.Error("MeasureFloor accepted a strategy that is not a floor")
+	}
+}

@@ -75,6 +75,8 @@ const (
 	CondVar     Strategy = "mutex+cond"     // a mutex + condvar queue drained by a goroutine
 	CallForeign Strategy = "foreign_call"   // foreign_call into a foreign.Func
 	CallCond    Strategy = "cond-handshake" // mutex + condvar request/reply with a goroutine
+	FutexWake   Strategy = "futex"          // C-only floor: a C thread waking a C thread on a futex
+	FutexPing   Strategy = "futex-pingpong" // C-only floor: a round trip between two C threads on futexes
 )
 
 // AllLatencyStrategies are every strategy a [Prober] can time per post,
@@ -100,7 +102,7 @@ var ThroughputStrategies = []Strategy{CRing, Foreign, ExportChan}
 func ParseStrategy(s string) (Strategy, error) {
 	switch st := Strategy(s); st {
 	case Noop, Export, ExportChan, Foreign, CRing, ForeignGo, EventFD, Pipe, Async, CondVar,
-		CallForeign, CallCond:
+		CallForeign, CallCond, FutexWake, FutexPing:
 		return st, nil
 	}
 	return "", fmt.Errorf("bench: unknown strategy %q", s)

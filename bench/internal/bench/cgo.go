@@ -15,7 +15,9 @@ package bench
 import "C"
 
 import (
+	"fmt"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"github.com/foreigncall/foreign/internal/fq"
@@ -291,3 +293,31 @@ func fresh(kind int, target uintptr, out []uint64) int {
 // producersDone reports whether every producer has returned from its last
 // send.
 func (t cTput) producersDone() bool { return C.bh_tput_producers_done(t.t) != 0 }
+
+// MeasureFloor measures a C-only floor (FutexWake or FutexPing): events
+// times, one every gap, with the clock the other scenarios use.
+func MeasureFloor(s Strategy, events int, gap time.Duration) (LatencyResult, []float64, error) {
+	res := LatencyResult{Strategy: s}
+	if events <= 0 {
+		events = 1000
+	}
+	pingpong := C.int(0)
+	switch s {
+	case FutexWake:
+	case FutexPing:
+		pingpong = 1
+	default:
+		return res, nil, fmt.Errorf("bench: %q is not a floor", s)
+	}
+	ticks := make([]uint64, events)
+	if rc := C.bh_futex_floor(pingpong, C.int(events), C.int64_t(gap), (*C.uint64_t)(unsafe.Pointer(&ticks[0]))); rc != 0 {
+		return res, nil, syscall.Errno(-rc)
+	}
+	const warmup = 16
+	if len(ticks) > warmup {
+		ticks = ticks[warmup:]
+	}
+	res.Accepted, res.Delivered = uint64(events), uint64(events)
+	summarize(&res, ticks, nsPerTick(), 0)
+	return res, toNs(ticks, nsPerTick(), 0), nil
+}

@@ -197,4 +197,10 @@ extern uint64_t bhGoCall(uint64_t seq);
 /* bhGoSend sends {seq, producer} on the channel of Go sink number sink. */
 extern void bhGoSend(uintptr_t sink, uint64_t seq, uint32_t producer);
 
+/* bh_futex_floor (floor.c): the C-only floors, events times, one every
+ * gap_ns: pingpong 0, a C thread waking a C thread parked on a futex (ticks
+ * from the wake to the waiter running); 1, a C caller waking a C server and
+ * sleeping until it answers (ticks of the round trip). 0 or -errno. */
+int bh_futex_floor(int pingpong, int events, int64_t gap_ns, uint64_t *ticks);
+
 #endif /* FOREIGN_BENCH_HARNESS_H */

@@ -1,0 +1,75 @@
+// floor.c: the machine's floors for wake-ups and calls, in C alone: a C
+// thread waking a C thread parked on a futex, and a round trip between two
+// C threads on futexes. The wake-up and call scenarios measure the library
+// against them in the same run.
+#define _GNU_SOURCE
+#include "harness.h"
+
+#include <errno.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+static void fwait(_Atomic uint32_t *w, uint32_t v) {
+	while (atomic_load(w) == v)
+		syscall(SYS_futex, (uint32_t *)w, FUTEX_WAIT_PRIVATE, v, NULL, NULL, 0);
+}
+
+static void fwake(_Atomic uint32_t *w) { syscall(SYS_futex, (uint32_t *)w, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0); }
+
+typedef struct {
+	int pingpong, events;
+	_Atomic uint32_t req, resp;
+	_Atomic uint64_t stamp;
+	uint64_t *ticks;
+} floor_run;
+
+// peer is the parked side: for the wake-up, it records how long after the
+// stamp it runs; for the ping-pong, it answers each request.
+static void *peer(void *p) {
+	floor_run *f = p;
+	for (uint32_t i = 0; i < (uint32_t)f->events; i++) {
+		fwait(&f->req, i);
+		if (f->pingpong) {
+			atomic_store(&f->resp, i + 1);
+			fwake(&f->resp);
+		} else {
+			f->ticks[i] = bh_now_ticks() - atomic_load(&f->stamp);
+			atomic_store(&f->resp, i + 1);
+		}
+	}
+	return NULL;
+}
+
+static void pause_ns(int64_t ns) {
+	struct timespec d = {(time_t)(ns / 1000000000), (long)(ns % 1000000000)};
+	nanosleep(&d, NULL);
+}
+
+int bh_futex_floor(int pingpong, int events, int64_t gap_ns, uint64_t *ticks) {
+	floor_run f = {.pingpong = pingpong, .events = events, .ticks = ticks};
+	pthread_t th;
+	int rc = pthread_create(&th, NULL, peer, &f);
+	if (rc != 0)
+		return -rc;
+	for (uint32_t i = 0; i < (uint32_t)events; i++) {
+		pause_ns(gap_ns); // the peer parks meanwhile
+		uint64_t t0 = bh_now_ticks();
+		atomic_store(&f.stamp, t0);
+		atomic_store(&f.req, i + 1);
+		fwake(&f.req);
+		if (pingpong) {
+			fwait(&f.resp, i);
+			ticks[i] = bh_now_ticks() - t0;
+		} else {
+			while (atomic_load(&f.resp) != i + 1) // the peer took its stamp
+				sched_yield();
+		}
+	}
+	pthread_join(th, NULL);
+	return 0;
+}
