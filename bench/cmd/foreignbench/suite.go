@@ -195,61 +195,83 @@ func measure(o options, pb *progress) (*Report, error) {
 			}
 		case scCall:
 			// The C-only floor of a parked call: a round trip between two C
-			// threads on futexes.
-			pp := cell(sc, "parked", bench.FutexPing)
-			steps = append(steps, step{"call futex-pingpong floor", func(int) error {
-				r, ns, err := bench.MeasureFloor(bench.FutexPing, sized(callParked, o.scale), parkGap)
-				if err == nil {
-					addLatency(pp, r, ns)
-				}
-				return err
-			}})
-			for _, mode := range []string{"parked", "busy"} {
+			// threads on futexes, under each condition.
+			for _, cond := range parkedConditions {
+				pp := cell(sc, "parked"+cond.suffix, bench.FutexPing)
+				n := sized(callParked*cond.share/100, o.scale)
+				steps = append(steps, step{"call futex-pingpong floor" + cond.suffix, func(int) error {
+					return cond.run(func() error {
+						r, ns, err := bench.MeasureFloor(bench.FutexPing, n, parkGap)
+						if err == nil {
+							addLatency(pp, r, ns)
+						}
+						return err
+					})
+				}})
+			}
+			modes := []string{"busy"}
+			conds := map[string]condition{}
+			for _, cond := range parkedConditions {
+				modes = append(modes, "parked"+cond.suffix)
+				conds["parked"+cond.suffix] = cond
+			}
+			for _, mode := range modes {
 				for _, s := range o.keep(bench.CallStrategies, bench.Export) {
 					c := cell(sc, mode, s)
+					cond, parked := conds[mode]
 					steps = append(steps, step{fmt.Sprintf("call %s %s", s, mode), func(int) error {
 						cfg := bench.LatencyConfig{Strategy: s, Warmup: 10, Burst: 10_000}
-						n := sized(callParked, o.scale)
-						if mode == "parked" {
+						n := sized(callParked*cond.share/100, o.scale)
+						if parked {
 							cfg.Rate = int(time.Second / parkGap)
 						} else {
 							// A period of 1 ns: back to back.
 							cfg.Rate, cfg.Warmup = 1_000_000_000, 1000
 							n = sized(callBusy, o.scale)
+							cond = parkedConditions[0]
 						}
-						p, err := bench.NewProber(cfg)
-						if err != nil {
-							return err
-						}
-						defer p.Close()
-						if err := p.Run(n); err != nil {
-							return err
-						}
-						addLatency(c, p.Result(), p.Samples())
-						return nil
+						return cond.run(func() error {
+							p, err := bench.NewProber(cfg)
+							if err != nil {
+								return err
+							}
+							defer p.Close()
+							if err := p.Run(n); err != nil {
+								return err
+							}
+							addLatency(c, p.Result(), p.Samples())
+							return nil
+						})
 					}})
 				}
 			}
 		case scWake:
-			// The C-only floor first: a C thread waking a C thread.
-			floor := cell(sc, "parked consumer", bench.FutexWake)
-			steps = append(steps, step{"wake futex floor", func(int) error {
-				r, ns, err := bench.MeasureFloor(bench.FutexWake, sized(wakeEvents, o.scale), parkGap)
-				if err == nil {
-					addLatency(floor, r, ns)
-				}
-				return err
-			}})
-			for _, s := range o.keep(bench.WakeStrategies) {
-				c := cell(sc, "parked consumer", s)
-				steps = append(steps, step{fmt.Sprintf("wake %s", s), func(int) error {
-					r, ns, err := bench.MeasureWake(bench.WakeConfig{Strategy: s, Events: sized(wakeEvents, o.scale), Gap: parkGap})
-					if err != nil {
+			for _, cond := range parkedConditions {
+				cs := "parked consumer" + cond.suffix
+				// The C-only floor first: a C thread waking a C thread.
+				floor := cell(sc, cs, bench.FutexWake)
+				n := sized(wakeEvents*cond.share/100, o.scale)
+				steps = append(steps, step{"wake futex floor" + cond.suffix, func(int) error {
+					return cond.run(func() error {
+						r, ns, err := bench.MeasureFloor(bench.FutexWake, n, parkGap)
+						if err == nil {
+							addLatency(floor, r, ns)
+						}
 						return err
-					}
-					addLatency(c, r, ns)
-					return nil
+					})
 				}})
+				for _, s := range o.keep(bench.WakeStrategies) {
+					c := cell(sc, cs, s)
+					steps = append(steps, step{fmt.Sprintf("wake %s%s", s, cond.suffix), func(int) error {
+						return cond.run(func() error {
+							r, ns, err := bench.MeasureWake(bench.WakeConfig{Strategy: s, Events: n, Gap: parkGap})
+							if err == nil {
+								addLatency(c, r, ns)
+							}
+							return err
+						})
+					}})
+				}
 			}
 		}
 	}
@@ -367,4 +389,32 @@ func soak(o options) (*Soak, error) {
 		s.Flat = err.Error()
 	}
 	return s, nil
+}
+
+// condition is a state of the process that wake-ups and parked calls are
+// measured in: idle; Go threads blocked in C (a C main loop, a GUI or audio
+// library); GOMAXPROCS=1; every P busy with goroutines that never block.
+type condition struct {
+	suffix string // after the case name; "" for idle
+	share  int    // percent of the events to run (every P busy is slow)
+	setup  func() (undo func(), err error)
+}
+
+func (c condition) run(f func() error) error {
+	undo, err := c.setup()
+	if err != nil {
+		return err
+	}
+	defer undo()
+	return f()
+}
+
+var parkedConditions = []condition{
+	{"", 100, func() (func(), error) { return func() {}, nil }},
+	{", Go threads blocked in C", 100, func() (func(), error) { return bench.StartLoad(bench.LoadBlockedC, 0) }},
+	{", GOMAXPROCS=1", 100, func() (func(), error) {
+		prev := runtime.GOMAXPROCS(1)
+		return func() { runtime.GOMAXPROCS(prev) }, nil
+	}},
+	{", every P busy", 5, func() (func(), error) { return bench.StartLoad(bench.LoadBusy, 0) }},
 }

@@ -321,3 +321,20 @@ func MeasureFloor(s Strategy, events int, gap time.Duration) (LatencyResult, []f
 	summarize(&res, ticks, nsPerTick(), 0)
 	return res, toNs(ticks, nsPerTick(), 0), nil
 }
+
+// cBlock is a gate goroutines block on in C (LoadBlockedC).
+type cBlock struct{ b *C.bh_block }
+
+func newCBlock() cBlock { return cBlock{C.bh_block_new()} }
+
+func (b cBlock) wait() { C.bh_block_wait(b.b) }
+
+// waitBlocked returns once n callers are inside wait.
+func (b cBlock) waitBlocked(n int) {
+	for int(C.bh_block_blocked(b.b)) < n {
+		time.Sleep(100 * time.Microsecond)
+	}
+}
+
+func (b cBlock) release() { C.bh_block_release(b.b) }
+func (b cBlock) free()    { C.bh_block_free(b.b) }

@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -73,3 +74,26 @@ int bh_futex_floor(int pingpong, int events, int64_t gap_ns, uint64_t *ticks) {
 	pthread_join(th, NULL);
 	return 0;
 }
+
+// A gate that goroutines block on in C (LoadBlockedC): bh_block_wait
+// returns once bh_block_release has been called.
+struct bh_block {
+	_Atomic uint32_t open;
+	_Atomic int blocked;
+};
+
+bh_block *bh_block_new(void) { return calloc(1, sizeof(bh_block)); }
+
+void bh_block_wait(bh_block *b) {
+	atomic_fetch_add(&b->blocked, 1);
+	fwait(&b->open, 0);
+}
+
+int bh_block_blocked(bh_block *b) { return atomic_load(&b->blocked); }
+
+void bh_block_release(bh_block *b) {
+	atomic_store(&b->open, 1);
+	syscall(SYS_futex, (uint32_t *)&b->open, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);
+}
+
+void bh_block_free(bh_block *b) { free(b); }

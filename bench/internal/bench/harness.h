@@ -203,4 +203,12 @@ extern void bhGoSend(uintptr_t sink, uint64_t seq, uint32_t producer);
  * sleeping until it answers (ticks of the round trip). 0 or -errno. */
 int bh_futex_floor(int pingpong, int events, int64_t gap_ns, uint64_t *ticks);
 
+/* A gate goroutines block on in C (floor.c; the blocked-in-c load). */
+typedef struct bh_block bh_block;
+bh_block *bh_block_new(void);
+void bh_block_wait(bh_block *b);     /* until released */
+int bh_block_blocked(bh_block *b);   /* callers inside bh_block_wait */
+void bh_block_release(bh_block *b);
+void bh_block_free(bh_block *b);
+
 #endif /* FOREIGN_BENCH_HARNESS_H */

@@ -21,6 +21,10 @@ const (
 	// LoadBusy: CPU-bound goroutines that never block, by default one per
 	// P, so every P is taken.
 	LoadBusy Load = "busy"
+	// LoadBlockedC: goroutines blocked in a cgo call that does not
+	// return until the load stops, by default one per P: a C main loop,
+	// a GUI toolkit or an audio library holding Go threads in C.
+	LoadBlockedC Load = "blocked-in-c"
 )
 
 // Loads are the loads, the quiet one first.
@@ -29,7 +33,7 @@ var Loads = []Load{LoadNone, LoadGC, LoadBusy}
 // ParseLoad returns the load named s.
 func ParseLoad(s string) (Load, error) {
 	switch l := Load(s); l {
-	case LoadNone, LoadGC, LoadBusy:
+	case LoadNone, LoadGC, LoadBusy, LoadBlockedC:
 		return l, nil
 	}
 	return "", fmt.Errorf("bench: unknown load %q", s)
@@ -65,6 +69,24 @@ func StartLoad(l Load, goroutines int) (stop func(), err error) {
 		for range goroutines {
 			wg.Go(func() { spin(&quit) })
 		}
+	case LoadBlockedC:
+		if goroutines == 0 {
+			goroutines = runtime.GOMAXPROCS(0)
+		}
+		b := newCBlock()
+		for range goroutines {
+			wg.Go(b.wait)
+		}
+		b.waitBlocked(goroutines)
+		unblock := b.release
+		var once sync.Once
+		return func() {
+			once.Do(func() {
+				unblock()
+				wg.Wait()
+				b.free()
+			})
+		}, nil
 	default:
 		return nil, fmt.Errorf("bench: unknown load %q", l)
 	}
