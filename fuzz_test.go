@@ -3,6 +3,7 @@ package foreign
 import (
 	"context"
 	"testing"
+	"time"
 	"unsafe"
 
 	"github.com/foreigncall/foreign/internal/cthreads"
@@ -24,13 +25,23 @@ func FuzzABI(f *testing.F) {
 		if len(ops) > 200 {
 			ops = ops[:200]
 		}
-		m := newABIModel(t)
-		defer m.close()
-		for i, op := range ops {
-			m.step(i, op)
-			if t.Failed() {
-				return
+		// A hang is a failure the fuzzer can keep, not a stuck worker.
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			m := newABIModel(t)
+			defer m.close()
+			for i, op := range ops {
+				m.step(i, op)
+				if t.Failed() {
+					return
+				}
 			}
+		}()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("the sequence %v did not finish within 10 s", ops)
 		}
 	})
 }

@@ -61,7 +61,7 @@ static void *producer(void *arg) {
 		int rc = foreign_post(qtok, &m, sizeof m);
 		inside = 0;
 		atomic_fetch_add(&posts, 1);
-		if (rc == 0 && ++s % 50000 == 0) {
+		if (rc == 0 && ++s % (per / 20 + 1) == 0) { // 20 pauses per producer
 			struct timespec pause = {0, 2000000}; // the consumer runs dry and parks
 			nanosleep(&pause, NULL);
 		} else if (rc != 0 && rc != FOREIGN_EFULL) {
