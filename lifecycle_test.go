@@ -261,3 +261,12 @@ func TestLeakCheckSeesLeak(t *testing.T) {
 		t.Errorf("left after Close:\n%s", leaked)
 	}
 }
+
+// A panic in a PullQueue's OnClose is counted too.
+func TestPullOnClosePanicCounted(t *testing.T) {
+	p, _ := NewPullQueue[int](PullConfig{OnClose: func() { panic("boom") }})
+	p.Close()
+	if st := p.Stats(); st.Panics != 1 {
+		t.Errorf("Panics %d, want 1", st.Panics)
+	}
+}

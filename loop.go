@@ -83,8 +83,9 @@ func NewLoop(cfg LoopConfig) (*Loop, error) {
 	if max < 0 || max >= fq.MaxCapacity/2 {
 		return nil, fmt.Errorf("foreign: MaxHandles %d out of range [0, %d): %w", max, fq.MaxCapacity/2, ErrInvalid)
 	}
-	// Room for every handle once and one wake-up of Run (id 0).
-	ready, err := NewPullQueue[uint64](PullConfig{Capacity: max + 1})
+	// Room for every handle once and one wake-up of Run (id 0), and one
+	// to spare.
+	ready, err := NewPullQueue[uint64](PullConfig{Capacity: max + 2})
 	if err != nil {
 		return nil, err
 	}
@@ -121,10 +122,10 @@ func (l *Loop) attach(id uint64, h handle) {
 	if closed {
 		h.base().closeIntake()
 	}
-	// Work may have arrived before the entry existed; look once.
-	if h.work() {
-		h.base().h.Kick()
-	}
+	// Work may have arrived before the entry existed: schedule the handle
+	// once (at worst the Loop finds nothing). Asking h.work() here would
+	// read the consumer's own state from this goroutine.
+	h.base().h.Kick()
 }
 
 // wakeRun makes Run look at the references again. At most one wake-up is
@@ -202,7 +203,9 @@ func (l *Loop) serveIDs(ids []uint64) {
 	i := 0
 	defer func() {
 		for _, id := range ids[i:] {
-			_ = l.ready.Post(id) // they were on it: there is room
+			if id == 0 || l.has(id) { // not one that has just finished
+				_ = l.ready.Post(id) // they were on it: there is room
+			}
 		}
 		l.dispatch.Unlock()
 	}()
@@ -293,6 +296,12 @@ func (l *Loop) closing() bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.closed && l.reserved > 0
+}
+
+func (l *Loop) has(id uint64) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.handles[id] != nil
 }
 
 func (l *Loop) isFinished() bool {

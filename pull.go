@@ -17,8 +17,8 @@ type PullConfig struct {
 
 	// OnClose, if set, is called once when the queue has been closed and
 	// Recv has returned everything it accepted, on the goroutine whose
-	// Recv (or Close) found it drained. A panic in it is recovered and
-	// logged.
+	// Recv (or Close) found it drained. A panic in it is recovered,
+	// counted in Stats.Panics and reported (logged with slog.Default()).
 	OnClose func()
 }
 
@@ -154,4 +154,4 @@ func (q *PullQueue[T]) tryReader() bool {
 }
 
 // Stats returns the queue's counters.
-func (q *PullQueue[T]) Stats() Stats { return ringStats(q.h, 0, q.h.Delivered()) }
+func (q *PullQueue[T]) Stats() Stats { return ringStats(q.h, q.panics.Load(), q.h.Delivered()) }

@@ -375,3 +375,58 @@ func TestOnCloseGoexit(t *testing.T) {
 		t.Errorf("OnClose ran %d times, want 3", closes.Load())
 	}
 }
+
+// After a Goexit in a Loop handle's OnClose, the Loop still has room for
+// every handle it admits: the finished handle's id is not put back on the
+// ready queue. (Before: with MaxHandles+1 a power of two the ready queue
+// was full, a schedule was dropped and Loop.Close hung.)
+func TestLoopGoexitInOnCloseKeepsRoom(t *testing.T) {
+	for _, m := range []int{1, 3, 7} {
+		l, _ := NewLoop(LoopConfig{MaxHandles: m})
+		a, _ := NewQueue(func(int) {}, QueueConfig{Loop: l, OnClose: runtime.Goexit, OnPanic: func(*PanicError) {}})
+		done := make(chan struct{})
+		go func() { defer close(done); l.Run(context.Background()) }()
+		waitFor(t, "Run started", l.isRunning)
+		a.Close()
+		<-done // Run's goroutine ended with the Goexit
+		var got atomic.Int32
+		var qs []*Queue[int]
+		for range m {
+			q, err := NewQueue(func(int) { got.Add(1) }, QueueConfig{Loop: l})
+			if err != nil {
+				t.Fatal(err)
+			}
+			qs = append(qs, q)
+		}
+		for _, q := range qs {
+			q.Post(1)
+		}
+		within(t, 10*time.Second, "Loop.Close", func() { l.Close() })
+		if got.Load() != int32(m) {
+			t.Errorf("MaxHandles %d: %d of %d delivered", m, got.Load(), m)
+		}
+	}
+}
+
+// A handle joining a running Loop that C threads post into: no data race
+// in the library under -race. (Before: attach read the consumer's own
+// position from the joining goroutine.)
+func TestLoopJoinWhileCPosts(t *testing.T) {
+	l, _ := NewLoop(LoopConfig{})
+	keep, _ := NewNotifier(func() {}, NotifierConfig{Loop: l, Repeat: true})
+	go l.Run(context.Background())
+	for range 20 {
+		chk := newSeqChecker()
+		q, _ := NewQueue(chk.see, QueueConfig{Loop: l, Capacity: 256})
+		p := cthreads.Start(uintptr(q.Token()), 2, 0, 0, true)
+		time.Sleep(time.Millisecond)
+		q.Close()
+		accepted, _, err := p.Wait()
+		if err != nil {
+			t.Fatal(err)
+		}
+		chk.check(t, 0, accepted)
+	}
+	keep.Close()
+	l.Close()
+}
