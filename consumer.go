@@ -13,7 +13,7 @@ type handle interface {
 	base() *core
 	// serve delivers what is ready, at most one batch, and reports
 	// whether it delivered anything. It marks the thread as serving the
-	// handle while a handler runs (ring.enter).
+	// handle while a handler runs (fq.Handle.Enter).
 	serve() bool
 	// work reports whether there is, or is about to be, something to
 	// serve: the re-check after announcing that the consumer sleeps.

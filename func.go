@@ -164,7 +164,9 @@ func (f *Func[A, R]) runBatch(vs []callMsg[A], done *int) {
 func (f *Func[A, R]) work1() {
 	finished := false
 	defer func() {
-		if !finished {
+		if !finished { // fn called runtime.Goexit: report it, and replace this worker
+			f.q.panics.Add(1)
+			reportPanic(f.q.name, f.q.onPanic, errGoexit)
 			f.workers.Go(f.work1)
 		}
 	}()
@@ -209,24 +211,19 @@ func (f *Func[A, R]) reply(hdr uint64, r R, err error) {
 	}
 }
 
-// invoke runs fn, turning a panic (or a runtime.Goexit) into an error
-// that is reported and counted; the next call runs as usual.
+// invoke runs fn, turning a panic into an error that is reported and
+// counted; the next call runs as usual.
 func (f *Func[A, R]) invoke(a A) (r R, err error) {
-	ok := false
 	defer func() {
-		if ok {
-			return
+		// A runtime.Goexit is not recovered (it cannot be): serve still
+		// answers the caller, and whoever runs serve reports it once
+		// (handleSafely on the queue's consumer, work1 on a worker).
+		if p := recover(); p != nil {
+			f.q.panics.Add(1)
+			err = reportPanic(f.q.name, f.q.onPanic, p)
 		}
-		p := panicValue(recover())
-		if f.work == nil { // on the queue's consumer, which must not count it again
-			f.q.reported = p == errGoexit
-		}
-		f.q.panics.Add(1)
-		err = reportPanic(f.q.name, f.q.onPanic, p)
 	}()
-	r = f.fn(a)
-	ok = true
-	return r, nil
+	return f.fn(a), nil
 }
 
 // Call calls the function from Go and waits for its result until ctx is

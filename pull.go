@@ -5,6 +5,7 @@ package foreign
 import (
 	"context"
 	"runtime"
+	"sync/atomic"
 
 	"github.com/foreigncall/foreign/internal/fq"
 )
@@ -31,6 +32,7 @@ type PullQueue[T any] struct {
 	// channel, not a mutex, so that a reader waiting for another gives up
 	// when its context is done.
 	reader chan struct{}
+	taken  atomic.Uint64 // messages Recv has returned (Stats.Delivered)
 }
 
 // NewPullQueue returns a queue that Go code reads with Recv. T must be
@@ -95,6 +97,7 @@ func (q *PullQueue[T]) recv(ctx context.Context, buf []T) (n int, last bool, err
 			return 0, false, ErrClosed
 		}
 		if n := fq.Take(h, buf); n > 0 {
+			q.taken.Add(uint64(n))
 			h.SpinReset()
 			return n, false, nil
 		}
@@ -121,7 +124,9 @@ func (q *PullQueue[T]) tryRecv(buf []T) int {
 	if q.h.Freed() {
 		return 0
 	}
-	return fq.Take(q.h, buf)
+	n := fq.Take(q.h, buf)
+	q.taken.Add(uint64(n))
+	return n
 }
 
 // Close stops accepting messages: posts after it fail with ErrClosed.
@@ -154,4 +159,4 @@ func (q *PullQueue[T]) tryReader() bool {
 }
 
 // Stats returns the queue's counters.
-func (q *PullQueue[T]) Stats() Stats { return ringStats(q.h, q.panics.Load(), q.h.Delivered()) }
+func (q *PullQueue[T]) Stats() Stats { return ringStats(q.h, q.panics.Load(), q.taken.Load()) }

@@ -65,7 +65,6 @@ type Queue[T any] struct {
 	rest     []T           // the part of buf not yet handed to the handler
 	progress int           // consumer's count of the batch handled (handleSafely)
 	handled  atomic.Uint64 // messages handed to the handler (Stats.Delivered)
-	reported bool          // a Func's invoke reported the Goexit that is unwinding
 }
 
 // NewQueue returns a queue whose messages are delivered to handler, one at a
@@ -122,8 +121,8 @@ func openQueue[T any](cfg QueueConfig, callArg, callRet, workers int) (*Queue[T]
 	return q, nil
 }
 
-// openTyped checks T and the capacity and opens a ring for messages of
-// type T; it returns the rounded capacity.
+// openTyped checks T and the capacity (rounded up to a power of two) and
+// opens a ring for messages of type T.
 func openTyped[T any](capacity int, loop *Loop, callArg, callRet, workers int) (opened, error) {
 	var zero T
 	if err := checkPlain(reflect.TypeOf(&zero).Elem()); err != nil {
@@ -224,13 +223,8 @@ func (q *Queue[T]) handleSafely() {
 		n := max(q.progress, 1) // includes the message whose handler panicked
 		q.rest = q.rest[n:]
 		q.handled.Add(uint64(n))
-		p := panicValue(recover())
-		if p == errGoexit && q.reported { // by the Func, which knew the call
-			q.reported = false
-			return
-		}
 		q.panics.Add(1)
-		reportPanic(q.name, q.onPanic, p)
+		reportPanic(q.name, q.onPanic, panicValue(recover()))
 	}()
 	q.progress = 0
 	q.handle(q.rest, &q.progress)

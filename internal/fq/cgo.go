@@ -107,9 +107,9 @@ func cServeEnter(server uintptr) uint64 { return uint64(C.fq_serve_enter(C.uint6
 
 func cServeLeave(old uint64) { C.fq_serve_leave(C.uint64_t(old)) }
 
-// IsServing reports whether the calling thread is serving server (a
+// isServing reports whether the calling thread is serving server (a
 // handle's own token, or a Loop's), at any depth of nesting.
-func IsServing(server uintptr) bool { return C.fq_is_serving(C.uint64_t(server)) != 0 }
+func isServing(server uintptr) bool { return C.fq_is_serving(C.uint64_t(server)) != 0 }
 
 // ServingAny reports whether the calling thread runs a handler of any
 // handle (or an OnClose, or a Func's worker).
@@ -143,11 +143,6 @@ func Complete(hdr uint64, code int, ret unsafe.Pointer, n uintptr) bool {
 
 // Strerror describes a return code (foreign_strerror).
 func Strerror(code int) string { return C.GoString(C.foreign_strerror(C.int(code))) }
-
-// PostC posts through the C post path (foreign_post), as a C thread would.
-func PostC(t uintptr, p unsafe.Pointer, n uintptr) int {
-	return int(C.foreign_post(C.foreign_token(t), p, C.size_t(n)))
-}
 
 // Field is one field of the C control block (fq_layout).
 type Field struct {

@@ -58,7 +58,6 @@ func (h *Handle) release(n int) {
 	raceAcquire(unsafe.Pointer(&h.raceSync))
 	h.head = (h.head + uint64(n)) & posMask
 	h.c.head.Store(h.head)
-	h.delivered.Add(uint64(n))
 	if h.c.waiters.Load() != 0 {
 		cSpace(h.c)
 	}

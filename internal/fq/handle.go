@@ -30,10 +30,9 @@ type Handle struct {
 	spin spinner
 
 	// Written by the consumer, read by Stats.
-	delivered atomic.Uint64
-	freed     atomic.Bool              // set by Free, under life
-	final     atomic.Pointer[Counters] // the block's counters when freed
-	posted    atomic.Uint64            // the number of claims when freed
+	freed  atomic.Bool              // set by Free, under life
+	final  atomic.Pointer[Counters] // the block's counters when freed
+	posted atomic.Uint64            // the number of claims when freed
 
 	// Go producers count their refusals here, not in the block: a block
 	// can be reused between a claim's check and its count.
@@ -116,9 +115,6 @@ func (h *Handle) Capacity() int {
 
 // Freed reports whether the handle has been torn down.
 func (h *Handle) Freed() bool { return h.freed.Load() }
-
-// Delivered is the number of messages the consumer has taken.
-func (h *Handle) Delivered() uint64 { return h.delivered.Load() }
 
 // Close closes the handle to new work, if its block still holds its
 // generation, and wakes its consumer (or Loop) and every waiter.
@@ -223,9 +219,6 @@ func (h *Handle) Posted() uint64 {
 	}
 	return uint64(max(diff(tail&posMask, h.start), 0))
 }
-
-// HighWater is the largest depth the consumer has seen.
-func (h *Handle) HighWater() uint64 { return h.Counts().HighWater }
 
 // CountTimeout counts a Go caller that gave up.
 func (h *Handle) CountTimeout() { h.goTimedOut.Add(1) }

@@ -13,17 +13,10 @@ import (
 // posts from 2 C threads into a busy consumer that parks in the producers'
 // pauses: see testdata/purity.c. The counts are logged (go test -v).
 func TestFastPathAtRunTime(t *testing.T) {
-	gcc, err := exec.LookPath("gcc")
-	if err != nil {
-		t.Skip("needs gcc")
-	}
 	bin := filepath.Join(t.TempDir(), "purity")
-	wrap := "-Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=free,--wrap=posix_memalign," +
-		"--wrap=pthread_mutex_lock,--wrap=pthread_mutex_unlock,--wrap=pthread_mutex_trylock,--wrap=write"
-	if out, err := exec.Command(gcc, "-O2", "-std=gnu11", "-D_GNU_SOURCE", "-Ic", "-I../..", "-o", bin,
-		"testdata/purity.c", wrap, "-lpthread").CombinedOutput(); err != nil {
-		t.Fatalf("gcc: %v\n%s", err, out)
-	}
+	compileC(t, "-o", bin, "testdata/purity.c", "-Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=free,"+
+		"--wrap=posix_memalign,--wrap=pthread_mutex_lock,--wrap=pthread_mutex_unlock,--wrap=pthread_mutex_trylock,"+
+		"--wrap=write", "-lpthread")
 	n := "5000000" // per producer: 10 M posts in all
 	if testing.Short() {
 		n = "100000"

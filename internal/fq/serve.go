@@ -27,7 +27,7 @@ func (h *Handle) Leave(old uint64) {
 // waiting for the handle would wait for itself. A goroutine that is not
 // serving cannot see another's mark: a thread with a serving goroutine
 // locked to it runs no other goroutine.
-func (h *Handle) ServedHere() bool { return IsServing(h.server) }
+func (h *Handle) ServedHere() bool { return isServing(h.server) }
 
 // SelfCall decides a call into this function from the calling thread: 0
 // an ordinary call, 1 an allowed nested call (end it with SelfCallEnd), or

@@ -26,7 +26,7 @@
 //                duplication. Nothing may time out. Then a single producer,
 //                which a lost wake-up leaves asleep for good.
 //   wait/timeout a full ring and no consumer: waits time out, are counted,
-//                and take at least their timeout; then fq_close wakes every
+//                and take at least their timeout; then fq_close_token wakes every
 //                waiter, also those with no time limit, with FOREIGN_ECLOSED.
 //   wait/close   rounds of producers waiting on tiny rings while the queue
 //                is closed at a random moment: every accepted message is
@@ -47,7 +47,7 @@
 //                taken by new threads while the late completions of the
 //                abandoned calls still arrive.
 //   call/close   callers blocked waiting for room get FOREIGN_ECLOSED from
-//                fq_close, while the calls already accepted still complete;
+//                fq_close_token, while the calls already accepted still complete;
 //                then rounds of callers racing a close.
 //   call/dtor    calls from a
 //                pthread key destructor at thread exit.
@@ -89,7 +89,7 @@ static int scale = 1;
 static const char *wait_kind(void) { return fq_using_futex() ? "futex" : "condvar"; }
 
 // await polls until *v == want. It is for waits that are bounded by the
-// contract (fq_close releases every waiter), so it fails after AWAIT_SECS
+// contract (fq_close_token releases every waiter), so it fails after AWAIT_SECS
 // rather than leaving it to the watchdog.
 static void await_u32(_Atomic uint32_t *v, uint32_t want, const char *what) {
 	int64_t end = mono_ns() + (int64_t)AWAIT_SECS * 1000000000;
@@ -123,8 +123,8 @@ static void open_q(queue *q, uint64_t msg_size, uint64_t capacity, uint64_t star
 }
 
 // close_q is Go's Close: it sets closed, wakes producers waiting for room,
-// and wakes a parked consumer (all inside fq_close).
-static uint64_t close_q(queue *q) { return fq_close(q->c); }
+// and wakes a parked consumer (all inside fq_close_token).
+static uint64_t close_q(queue *q) { return fq_close8(q->token); }
 
 // free_q is Go's teardown after the drain. fq_free closes only the pipe's
 // write end; the read end (the eventfd itself) belongs to the consumer.
@@ -365,7 +365,7 @@ static void pw_timeouts(int kind) {
 		fail("wait/timeout [%s]: wait with room = %d (%s)", wait_kind(), rc, foreign_strerror(rc));
 
 	// Waiters with no limit and with a distant one, all asleep on the full
-	// queue: fq_close must wake every one of them, promptly.
+	// queue: fq_close_token must wake every one of them, promptly.
 	atomic_store(&returned, 0);
 	for (int i = TIMERS; i < TIMERS + BLOCKED; i++) {
 		ws[i] = (pw_waiter){.token = q.token, .timeout = (i & 1) ? LONG_LIMIT : NO_LIMIT, .n = 1,
@@ -378,7 +378,7 @@ static void pw_timeouts(int kind) {
 		fail("wait/timeout [%s]: a waiter returned from a full queue before the close", wait_kind());
 	uint64_t rejected = atomic_load(&q.c->rejected_closed);
 	close_q(&q);
-	await_u32(&returned, BLOCKED, "wait/timeout: waiters released by fq_close");
+	await_u32(&returned, BLOCKED, "wait/timeout: waiters released by fq_close_token");
 	for (int i = TIMERS; i < TIMERS + BLOCKED; i++) {
 		pthread_join(wt[i], NULL);
 		if (ws[i].closed != 1)
@@ -886,7 +886,7 @@ static void call_exit(int kind, int waves, uint64_t *rng, uint64_t *timeouts, ui
 }
 
 // call_close_blocked: callers that wait for room in a ring nobody drains
-// are released by fq_close with FOREIGN_ECLOSED; the calls already in the
+// are released by fq_close_token with FOREIGN_ECLOSED; the calls already in the
 // ring still run when the server starts, and their callers get results.
 static void call_close_blocked(int kind, uint64_t *rng) {
 	enum { CAP = 2, CALLERS = 6 };
@@ -908,7 +908,7 @@ static void call_close_blocked(int kind, uint64_t *rng) {
 	if (end != ((q.start + CAP) & FQ_POS_MASK))
 		fail("call/close [%s]: %" PRIu64 " calls accepted into a ring of %d", wait_kind(),
 		     (end - q.start) & FQ_POS_MASK, CAP);
-	await_u32(&returned, CALLERS - CAP, "call/close: callers released by fq_close");
+	await_u32(&returned, CALLERS - CAP, "call/close: callers released by fq_close_token");
 
 	server s;
 	server_init(&s, &q, sizeof(carg), sizeof(cres));

@@ -115,4 +115,12 @@ static inline int fq_open8(uint64_t msg_size, uint64_t capacity, uint64_t start,
 	return fq_open(&a, token, c);
 }
 
+// fq_close8 closes the handle t names as Close does and returns the
+// final position (also on a second close).
+static inline uint64_t fq_close8(uintptr_t t) {
+	uint64_t final = 0;
+	fq_close_token(t, &final);
+	return final;
+}
+
 #endif // CSAN_HARNESS_H

@@ -84,7 +84,7 @@ static void open_queue(queue *q, uint64_t capacity, uint64_t start, int kind) {
 // close_queue is what Go's Close does: set closed, then wake the consumer so
 // that a parked one sees it. It returns the final position.
 static uint64_t close_queue(queue *q) {
-	uint64_t end = fq_close(q->c);
+	uint64_t end = fq_close8(q->token);
 	fq_wake(q->c);
 	return end;
 }
@@ -201,7 +201,7 @@ static void order_run(const char *name, int kind, uint64_t start, uint64_t n, ui
 
 	uint64_t want_end = (q.start + NPROD * n) & FQ_POS_MASK;
 	if (end != want_end)
-		fail("%s: fq_close returned final position %#" PRIx64 ", want %#" PRIx64, name, end, want_end);
+		fail("%s: fq_close_token returned final position %#" PRIx64 ", want %#" PRIx64, name, end, want_end);
 	for (int i = 0; i < NPROD; i++)
 		if (k.next[i] != n)
 			fail("%s: producer %d: received %" PRIu64 " of %" PRIu64, name, i, k.next[i], n);
@@ -400,8 +400,8 @@ static void bad_input(uint64_t *rng) {
 	uint64_t end = close_queue(&q);
 	if (end != CAPACITY)
 		fail("bad input: final position %" PRIu64 ", want %d", end, CAPACITY);
-	if (fq_close(q.c) != end)
-		fail("bad input: a second fq_close moved the final position");
+	if (fq_close8(q.token) != end)
+		fail("bad input: a second fq_close_token moved the final position");
 	expect_rc("closed queue", foreign_post(q.token, &m, sizeof m), FOREIGN_ECLOSED);
 	// A closed queue is checked before the arguments: ECLOSED tells the
 	// caller to stop, which is the more useful answer.

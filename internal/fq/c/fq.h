@@ -25,7 +25,6 @@ FQ_FN void *fq_cells(fq_ctl *c);          /* the ring's first cell */
  * still in generation gen; async-signal-safe. Returns 0 and the final
  * position, or the stale-token code. */
 FQ_FN int fq_set_closed(fq_ctl *c, uint64_t gen, uint64_t *final);
-FQ_FN uint64_t fq_close(fq_ctl *c); /* Close of the block's current generation; the final position */
 /* fq_close_token closes the handle t names as Close does, if t is still
  * its generation; returns 0 (also if it was closed already) or the
  * stale-token code, and the final position. */

@@ -189,12 +189,6 @@ static int close_gen(fq_ctl *c, uint64_t gen, uint64_t *final) {
 	return 0;
 }
 
-FQ_FN uint64_t fq_close(fq_ctl *c) {
-	uint64_t final = 0;
-	close_gen(c, fq_tail_gen(atomic_load_explicit(&c->tail, memory_order_acquire)), &final);
-	return final;
-}
-
 FQ_FN int fq_close_token(foreign_token t, uint64_t *final) {
 	fq_ctl *c = fq_lookup(t);
 	if (c == NULL)
