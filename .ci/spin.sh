@@ -38,4 +38,5 @@ run ok "references: C counts and the Go side's bit" -DPART=3
 run error "mutation: the consumer's Dekker step weakened" -DPART=1 -DWEAK_DEKKER
 run error "mutation: a waiter checks for room before counting itself" -DPART=1 -DWEAK_WAITER
 run error "mutation: a call's result written without the CAS" -DPART=2 -DLATE_WRITE
+run error "mutation: a producer that wakes only a consumer parked on the fd" -DPART=1 -DFD_ONLY
 exit $fail

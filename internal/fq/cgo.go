@@ -176,4 +176,13 @@ const (
 	parkParked  = C.FQ_PARK_PARKED
 	parkWaking  = C.FQ_PARK_WAKING
 	parkDead    = C.FQ_PARK_DEAD
+	parkFutex   = C.FQ_PARK_FUTEX
 )
+
+// futexPark says whether a consumer can park on the futex (block.h, "Park
+// and wake"): on Linux, but for the portable build.
+var futexPark = C.fq_futex_park() != 0
+
+// cParkSleep sleeps while the park word is FQ_PARK_FUTEX, or returns
+// spuriously.
+func cParkSleep(c *ctl) { C.fq_sleep_parked(cc(c)) }

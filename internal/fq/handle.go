@@ -4,8 +4,10 @@ package fq
 
 import (
 	"os"
+	"runtime/metrics"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unsafe"
 )
 
@@ -26,8 +28,10 @@ type Handle struct {
 	id       uint64   // its id in that Loop
 
 	// Consumer-owned: used by one goroutine at a time.
-	head uint64
-	spin spinner
+	head    uint64
+	spin    spinner
+	yielded time.Time        // the consumer's last runtime.Gosched before a park (park.go)
+	sched   []metrics.Sample // the runtime's counts of goroutines and Ps (park.go)
 
 	// Written by the consumer, read by Stats.
 	freed  atomic.Bool              // set by Free, under life
@@ -230,4 +234,7 @@ func (h *Handle) CountClosed() { h.goClosed.Add(1) }
 func (h *Handle) Waiters() uint32 { return h.c.waiters.Load() }
 
 // Parked reports whether the consumer is parked (for the tests).
-func (h *Handle) Parked() bool { return h.c.park.Load() == parkParked }
+func (h *Handle) Parked() bool {
+	p := h.c.park.Load()
+	return p == parkParked || p == parkFutex
+}

@@ -15,7 +15,7 @@ import (
 func (h *Handle) notify() {
 	c := h.c
 	if h.ready == nil {
-		if c.park.Load() == parkParked {
+		if p := c.park.Load(); p == parkParked || p == parkFutex {
 			h.wakeConsumer()
 		}
 		return
@@ -30,7 +30,14 @@ func (h *Handle) notify() {
 // wakeConsumer is fq_wake in Go, so a goroutine's Post makes no cgo call.
 func (h *Handle) wakeConsumer() {
 	c := h.c
-	if !c.park.CompareAndSwap(parkParked, parkWaking) {
+	was := c.park.Load()
+	if (was != parkParked && was != parkFutex) || !c.park.CompareAndSwap(was, parkWaking) {
+		return
+	}
+	c.wakeups.Add(1)
+	if was == parkFutex {
+		c.park.Store(parkRunning) // before the wake, so the woken consumer does not find WAKING
+		futexWake(&c.park)
 		return
 	}
 	var b [8]byte
@@ -40,7 +47,6 @@ func (h *Handle) wakeConsumer() {
 		n = 8
 	}
 	_, _ = syscall.Write(int(c.wakeFd.Load()), b[:n])
-	c.wakeups.Add(1)
 	c.park.Store(parkRunning)
 }
 

@@ -55,16 +55,38 @@
  * producer that is running between its CAS and its publish; the consumer waits
  * for it (it is never abandoned: a producer cannot fail after its claim).
  *
- * Park and wake (Dekker). park word: 0 running, 1 parked, 2 a producer is
- * writing the wake-up, 3 dead (torn down). The consumer CASes park 0 -> 1,
- * then loads tail (seq_cst); it sleeps on the wake fd only if nothing was
- * claimed (pos == head) and the queue is open. A producer's claim CAS is
- * seq_cst and its load of park comes after it. In the single total order
- * either the consumer's tail load sees the claim, or the producer's park load
- * sees 1 — so a wake-up is never lost. The producer that wins park 1 -> 2
- * writes the fd once (one syscall per burst, not per message), then stores 0.
- * Teardown waits out state 2 and sets 3 before it closes the fd, so no
- * producer ever writes to a closed (or reused) descriptor.
+ * Park and wake (Dekker). park word: 0 running, 1 parked on the wake fd,
+ * 4 parked on the futex (the park word itself), 2 a producer is writing the
+ * wake-up, 3 dead (torn down). The consumer CASes park 0 -> 1 or 0 -> 4,
+ * then loads tail (seq_cst); it sleeps only if nothing was claimed
+ * (pos == head) and the queue is open. A producer's claim CAS is seq_cst
+ * and its load of park comes after it. In the single total order either
+ * the consumer's tail load sees the claim, or the producer's park load sees
+ * a parked state — so a wake-up is never lost. The producer that wins
+ * park 1 -> 2 or 4 -> 2 wakes the consumer once (one system call per
+ * burst, not per message), then stores 0: from 1 it writes the fd and then
+ * stores 0; from 4 it stores 0 and then calls FUTEX_WAKE on the park word.
+ * The consumer's FUTEX_WAIT sleeps only while the word is still 4, and the
+ * CAS to 2 has changed it, so the wake-up cannot fall between the
+ * consumer's check and its sleep; storing 0 before the wake spares the
+ * woken consumer a park word still at 2 (its next park would look again
+ * until the producer had stored 0). Teardown
+ * waits out state 2 and sets 3 before it closes the fd, so no producer ever
+ * writes to a closed (or reused) descriptor; a late FUTEX_WAKE only touches
+ * the park word of a block, which is never freed, and at worst wakes a later
+ * consumer of the block spuriously.
+ *
+ * Why two ways to park (park.go): the wake fd is read through the runtime's
+ * network poller, which holds no OS thread but notices a wake-up only when a
+ * thread next polls (tens of microseconds, up to 10 ms when the process is
+ * idle). A consumer parked on the futex sleeps in a cgo call and holds an OS
+ * thread, but runs again as soon as the kernel wakes it. The Go side parks
+ * on the futex while fewer than a fixed number of consumers do so
+ * (park.go, maxFutexParked), on the fd otherwise; Linux only (the portable
+ * build has no futex, and its condition-variable fallback is not
+ * async-signal-safe, which a producer's wake-up must be). A consumer that
+ * stops waiting for its own reasons (a context ends) CASes 4 -> 0 itself
+ * and wakes the futex, as a producer would.
  *
  * Spurious wake-ups are allowed everywhere; the consumer re-checks the ring.
  *
@@ -209,6 +231,7 @@
 #define FQ_PARK_PARKED 1
 #define FQ_PARK_WAKING 2
 #define FQ_PARK_DEAD 3
+#define FQ_PARK_FUTEX 4
 
 #define FQ_MAX_CAPACITY (1u << 24)
 #define FQ_MAX_MSG 65536

@@ -5,6 +5,10 @@
 #include <poll.h>
 #include <string.h>
 #include <unistd.h>
+#if defined(__linux__) && !defined(FQ_PORTABLE)
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#endif
 
 #include "block.h"
 
@@ -30,24 +34,42 @@ static __attribute__((unused)) int fq_c_recv(fq_ctl *c, void *msg) {
 	return 1;
 }
 
+// fq_c_park parks as the Go consumer does (park.go), on the wake fd or, on
+// Linux, on the futex: it takes turns, so that the sanitizer tests cover
+// the producers' wake-ups of both.
 static __attribute__((unused)) int fq_c_park(fq_ctl *c) {
+#if defined(__linux__) && !defined(FQ_PORTABLE)
+	static _Thread_local unsigned turn;
+	uint32_t medium = (turn++ & 1) ? FQ_PARK_FUTEX : FQ_PARK_PARKED;
+#else
+	uint32_t medium = FQ_PARK_PARKED;
+#endif
 	uint32_t p = FQ_PARK_RUNNING;
-	if (!atomic_compare_exchange_strong_explicit(&c->park, &p, FQ_PARK_PARKED,
-	                                             memory_order_seq_cst, memory_order_relaxed))
+	if (!atomic_compare_exchange_strong_explicit(&c->park, &p, medium, memory_order_seq_cst,
+	                                             memory_order_relaxed))
 		return 0; // a wake-up is being written; just look again
 	uint64_t t = atomic_load_explicit(&c->tail, memory_order_seq_cst);
 	if ((t & FQ_CLOSED) || (t & FQ_POS_MASK) != atomic_load_explicit(&c->head, memory_order_relaxed)) {
-		p = FQ_PARK_PARKED;
+		p = medium;
 		atomic_compare_exchange_strong_explicit(&c->park, &p, FQ_PARK_RUNNING,
 		                                        memory_order_seq_cst, memory_order_relaxed);
 		return 0;
 	}
-	struct pollfd pfd = {.fd = (int)atomic_load_explicit(&c->read_fd, memory_order_relaxed), .events = POLLIN};
-	while (poll(&pfd, 1, -1) < 0 && errno == EINTR) {
+	if (medium == FQ_PARK_PARKED) {
+		struct pollfd pfd = {.fd = (int)atomic_load_explicit(&c->read_fd, memory_order_relaxed),
+		                     .events = POLLIN};
+		while (poll(&pfd, 1, -1) < 0 && errno == EINTR) {
+		}
+		char buf[64];
+		(void)!read(pfd.fd, buf, sizeof buf);
 	}
-	char buf[64];
-	(void)!read(pfd.fd, buf, sizeof buf);
-	p = FQ_PARK_PARKED;
+#if defined(__linux__) && !defined(FQ_PORTABLE)
+	else {
+		// Sleeps only while the word is still FUTEX (block.h).
+		syscall(SYS_futex, (uint32_t *)&c->park, FUTEX_WAIT_PRIVATE, FQ_PARK_FUTEX, NULL, NULL, 0);
+	}
+#endif
+	p = medium;
 	atomic_compare_exchange_strong_explicit(&c->park, &p, FQ_PARK_RUNNING,
 	                                        memory_order_seq_cst, memory_order_relaxed);
 	return 0;

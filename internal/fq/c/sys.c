@@ -197,3 +197,36 @@ FQ_FN void fq_wake32(_Atomic uint32_t *addr) {
 #endif
 	cond_wake32(addr);
 }
+
+// Parking on the futex (block.h, "Park and wake"): the consumer sleeps
+// while its park word is FQ_PARK_FUTEX; a producer changes the word and
+// then wakes it. Linux only: fq_futex_park reports whether it is there.
+// No cancellation games here, unlike fq_wait32: only the Go consumer
+// sleeps this way, and Go threads are never cancelled.
+FQ_FN int fq_futex_park(void) {
+#ifdef FQ_LINUX
+	return 1;
+#else
+	return 0;
+#endif
+}
+
+FQ_FN void fq_park_sleep(_Atomic uint32_t *park) {
+#ifdef FQ_LINUX
+	// Returns at once if the word is no longer FQ_PARK_FUTEX, on a wake-up,
+	// or spuriously (a signal): the consumer looks again either way.
+	syscall(SYS_futex, (uint32_t *)park, FUTEX_WAIT_PRIVATE, FQ_PARK_FUTEX, NULL, NULL, 0);
+#else
+	(void)park;
+#endif
+}
+
+FQ_FN void fq_park_wake(_Atomic uint32_t *park) {
+#ifdef FQ_LINUX
+	int saved = errno; // a signal handler must not disturb errno
+	syscall(SYS_futex, (uint32_t *)park, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+	errno = saved;
+#else
+	(void)park;
+#endif
+}

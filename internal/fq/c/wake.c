@@ -4,16 +4,24 @@
 #include "fq.h"
 
 // fq_wake is the producer's side of park and wake: the one producer that
-// moves park from PARKED to WAKING writes the wake fd, once per burst.
+// moves park from a parked state to WAKING wakes the consumer, once per
+// burst: through the wake fd, or the futex on the park word.
 FQ_FN int fq_wake(fq_ctl *c) {
-	uint32_t expect = FQ_PARK_PARKED;
-	if (!atomic_compare_exchange_strong_explicit(&c->park, &expect, FQ_PARK_WAKING,
-	                                             memory_order_seq_cst, memory_order_seq_cst))
+	uint32_t was = atomic_load_explicit(&c->park, memory_order_seq_cst);
+	if ((was != FQ_PARK_PARKED && was != FQ_PARK_FUTEX) ||
+	    !atomic_compare_exchange_strong_explicit(&c->park, &was, FQ_PARK_WAKING, memory_order_seq_cst,
+	                                             memory_order_seq_cst))
 		return 0;
+	atomic_fetch_add_explicit(&c->wakeups, 1, memory_order_relaxed);
+	if (was == FQ_PARK_FUTEX) {
+		// RUNNING before the wake, so the woken consumer does not find WAKING.
+		atomic_store_explicit(&c->park, FQ_PARK_RUNNING, memory_order_seq_cst);
+		fq_park_wake(&c->park);
+		return 1;
+	}
 	// While park is WAKING, teardown cannot close the fd (it waits for us).
 	fq_write_wake(atomic_load_explicit(&c->wake_fd, memory_order_relaxed),
 	              atomic_load_explicit(&c->wake_kind, memory_order_relaxed) == FQ_WAKE_EVENTFD);
-	atomic_fetch_add_explicit(&c->wakeups, 1, memory_order_relaxed);
 	atomic_store_explicit(&c->park, FQ_PARK_RUNNING, memory_order_release);
 	return 1;
 }
@@ -24,7 +32,8 @@ FQ_FN int fq_wake(fq_ctl *c) {
 FQ_FN void fq_notify(fq_ctl *c, uint64_t gen) {
 	uint64_t loop = atomic_load_explicit(&c->loop_token, memory_order_relaxed);
 	if (loop == 0) {
-		if (atomic_load_explicit(&c->park, memory_order_seq_cst) == FQ_PARK_PARKED)
+		uint32_t park = atomic_load_explicit(&c->park, memory_order_seq_cst);
+		if (park == FQ_PARK_PARKED || park == FQ_PARK_FUTEX)
 			fq_wake(c); // at worst a spurious wake-up of a later handle
 		return;
 	}
@@ -49,3 +58,7 @@ FQ_FN int fq_kick(foreign_token t) {
 	fq_notify(c, gen);
 	return 0;
 }
+
+// fq_sleep_parked is the consumer's sleep on the futex (park.go): while
+// its park word is FQ_PARK_FUTEX, or until a spurious return.
+FQ_FN void fq_sleep_parked(fq_ctl *c) { fq_park_sleep(&c->park); }

@@ -7,7 +7,7 @@
  * follow block.h; its sections map to the processes:
  *
  *   "Tail word", "Claim", "Publish"  producer()            claim, then publish
- *   "Consume", "Park and wake"        consumer()            take, park on the wake fd
+ *   "Consume", "Park and wake"        consumer()            take, park on the wake fd or the futex
  *   "Waiting for room"                producer(WAIT)        waiters, space_seq
  *   "Calls"                           caller(), consumer()  slot state, abandon on timeout
  *   "References"                      releaser(), go_side() [gen][go][count]
@@ -28,6 +28,7 @@
  *                 parks (the store-load order the seq_cst pair provides)
  *   LATE_WRITE    the consumer writes a call's result without the CAS
  *   WEAK_WAITER   a waiter re-checks for room before counting itself
+ *   FD_ONLY       a producer wakes a consumer parked on the fd, not one on the futex
  */
 
 #ifndef N
@@ -50,9 +51,10 @@ byte seq[N];             /* cell i is ready for position p when seq == p+1 */
 byte cellmsg[N];         /* which message the cell holds */
 
 /* Park and wake. */
-mtype = { RUNNING, PARKED, WAKING };
+mtype = { RUNNING, PARKED, FUTEX, WAKING };
 mtype park = RUNNING;
 byte wakefd = 0;         /* eventfd counter */
+bit sleeping = 0;        /* the consumer is inside FUTEX_WAIT on park */
 
 /* Waiting for room. */
 byte waiters = 0;
@@ -78,16 +80,22 @@ bit ref_closed = 0;
 
 inline notify() {
 	/* fq_notify after a seq_cst claim: wake the consumer if it parked.
-	 * Only the producer whose CAS moved PARKED to WAKING writes the fd. */
+	 * Only the producer whose CAS moved a parked state to WAKING wakes it:
+	 * through the fd (write, then RUNNING) or the futex (RUNNING, then
+	 * FUTEX_WAKE). With FD_ONLY a producer knows only the fd park. */
 	won = 0;
 	atomic {
 		if
 		:: park == PARKED -> park = WAKING; won = 1
+#ifndef FD_ONLY
+		:: park == FUTEX -> park = WAKING; won = 2
+#endif
 		:: else -> skip
 		fi
 	}
 	if
-	:: won -> wakefd++; park = RUNNING
+	:: won == 1 -> wakefd++; park = RUNNING
+	:: won == 2 -> park = RUNNING; sleeping = 0               /* FUTEX_WAKE wakes every sleeper */
 	:: else -> skip
 	fi
 }
@@ -96,7 +104,8 @@ inline notify() {
  * else a full queue refuses the post. */
 proctype producer(byte id; bit wait) {
 	byte k = 0, pos, m, seen;
-	bit ok, won;
+	bit ok;
+	byte won;
 	do
 	:: k < MSGS ->
 		m = id * MSGS + k;
@@ -148,6 +157,7 @@ proctype producer(byte id; bit wait) {
  * ends once the queue is closed and drained. */
 proctype consumer() {
 	byte m;
+	mtype medium;
 	do
 	:: seq[head % N] == head + 1 ->
 		m = cellmsg[head % N];
@@ -160,27 +170,37 @@ proctype consumer() {
 		fi
 	:: seq[head % N] != head + 1 && closed && tail == head -> break
 	:: seq[head % N] != head + 1 && !(closed && tail == head) ->
+		if
+		:: medium = PARKED
+		:: medium = FUTEX                                     /* park.go chooses; either may happen */
+		fi;
 #ifdef WEAK_DEKKER
 		if
 		:: tail != head || closed -> goto again
 		:: else -> skip
 		fi;
-		atomic { if :: park == RUNNING -> park = PARKED :: else -> skip fi };
+		atomic { if :: park == RUNNING -> park = medium :: else -> skip fi };
 #else
 		atomic {
 			if
-			:: park == RUNNING -> park = PARKED
+			:: park == RUNNING -> park = medium
 			:: else -> goto again                             /* a wake-up is being written */
 			fi
 		}
 		if
-		:: tail != head || closed -> atomic { if :: park == PARKED -> park = RUNNING :: else -> skip fi }; goto again
+		:: tail != head || closed -> atomic { if :: park == medium -> park = RUNNING :: else -> skip fi }; goto again
 		:: else -> skip
 		fi;
 #endif
-		(wakefd > 0);                                         /* sleep on the wake fd */
-		wakefd = 0;
-		atomic { if :: park == PARKED -> park = RUNNING :: else -> skip fi };
+		if
+		:: medium == PARKED ->
+			(wakefd > 0);                                     /* sleep on the wake fd */
+			wakefd = 0
+		:: else ->
+			atomic { if :: park == FUTEX -> sleeping = 1 :: else -> skip fi };  /* FUTEX_WAIT checks the word */
+			(sleeping == 0)
+		fi;
+		atomic { if :: park == medium -> park = RUNNING :: else -> skip fi };
 	again:
 		skip
 	od;
@@ -199,7 +219,7 @@ proctype consumer() {
  * every accepted message has been handled, so that a lost wake-up (or a
  * waiter never woken) leaves everyone blocked: an invalid end state. */
 proctype closer() {
-	bit won;
+	byte won;
 #ifndef CLOSE_EARLY
 	(producers_done == PRODUCERS && n_delivered == n_accepted);
 #endif
