@@ -2,6 +2,8 @@
 
 package fq
 
+import "sync/atomic"
+
 // SetFutex switches the C waits between futex(2) and the portable
 // condition-variable fallback, and returns the previous setting. A test
 // hook: the tests run both wait paths on Linux.
@@ -12,3 +14,29 @@ func SetFutex(on bool) (was bool) { return cSetFutex(on) }
 // 24-bit state generation at once. The goroutine must be locked to its
 // thread.
 func SkipCallGens(n uint64) { cSkipCallGens(n) }
+
+// The ways a consumer parks (park.go), for SetPark.
+const (
+	ParkAuto  = iota // the futex while events are sporadic, else the fd
+	ParkFd           // always the wake fd
+	ParkFutex        // the futex whenever one of the maxFutexParked is free
+)
+
+// parkMode is the way consumers park: ParkAuto but in tests.
+var parkMode atomic.Int32
+
+// SetPark sets how consumers park from their next park on, and returns
+// the previous setting. A test hook: the tests run both media whatever the
+// timing. Where there is no futex (futexPark), consumers park on the fd.
+func SetPark(mode int) (old int) { return int(parkMode.Swap(int32(mode))) }
+
+// FutexParked is the number of consumers parked on the futex now (for the
+// tests of its bound).
+func FutexParked() int { return int(futexParked.Load()) }
+
+// MaxFutexParked is the bound on FutexParked.
+const MaxFutexParked = maxFutexParked
+
+// ParkedOnFutex reports whether the consumer is parked on the futex (for
+// the tests).
+func (h *Handle) ParkedOnFutex() bool { return h.c.park.Load() == parkFutex }

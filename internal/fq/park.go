@@ -52,11 +52,13 @@ var futexParked atomic.Int32
 func (h *Handle) Park(ctx context.Context, work func() bool) error {
 	c := h.c
 	state := uint32(parkParked)
-	if futexPark && h.spin.sporadic() {
+	if mode := parkMode.Load(); futexPark && mode != ParkFd && (mode == ParkFutex || h.spin.sporadic()) {
 		if futexParked.Add(1) <= maxFutexParked {
 			state = parkFutex
+			defer futexParked.Add(-1)
+		} else {
+			futexParked.Add(-1) // the bound is reached: the fd
 		}
-		defer futexParked.Add(-1)
 	}
 	if !c.park.CompareAndSwap(parkRunning, state) {
 		return nil // a wake-up is being written (WAKING): look again

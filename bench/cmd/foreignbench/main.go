@@ -45,6 +45,7 @@ func main() {
 type options struct {
 	scenarios  []string
 	soak       bool
+	idle       bool
 	strategies map[bench.Strategy]bool // nil: all
 	producers  []int
 	loads      []bench.Load
@@ -63,13 +64,17 @@ const (
 	scFresh      = "fresh"
 	scCall       = "call"
 	scWake       = "wake"
+	scIdle       = "idle" // after the others: CPU time and threads of parked handles
 	scSoak       = "soak" // not in the default run: 100 M messages at scale 1
 )
 
 var allScenarios = []string{scThroughput, scLatency, scFresh, scCall, scWake}
 
+// defaultScenarios are the default run: every scenario but soak.
+var defaultScenarios = append(slices.Clone(allScenarios), scIdle)
+
 // knownScenarios are those -scenarios takes: the default ones and soak.
-var knownScenarios = append(slices.Clone(allScenarios), scSoak)
+var knownScenarios = append(slices.Clone(defaultScenarios), scSoak)
 
 func usage(fs *flag.FlagSet, w io.Writer) func() {
 	return func() {
@@ -84,7 +89,7 @@ two cores.
 Scenarios: %s.
 
 Flags:
-`, strings.Join(allScenarios, ", "))
+`, strings.Join(knownScenarios, ", "))
 		fs.PrintDefaults()
 	}
 }
@@ -95,7 +100,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.Usage = usage(fs, stderr)
 	var (
 		o          options
-		scenarios  = fs.String("scenarios", strings.Join(allScenarios, ","), "comma-separated scenarios to run")
+		scenarios  = fs.String("scenarios", strings.Join(defaultScenarios, ","), "comma-separated scenarios to run")
 		strategies = fs.String("strategies", "", "comma-separated strategies to run (default all; baselines are always kept)")
 		producers  = fs.String("producers", "1,2,4", "comma-separated C producer thread counts for throughput")
 		loads      = fs.String("loads", "none,gc,busy", "comma-separated loads for latency")
@@ -121,6 +126,10 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		}
 		if s == scSoak {
 			o.soak = true
+			continue
+		}
+		if s == scIdle {
+			o.idle = true
 			continue
 		}
 		o.scenarios = append(o.scenarios, s)
@@ -213,6 +222,12 @@ func run(args []string, stdout, stderr io.Writer) error {
 	pb.done()
 	if err != nil {
 		return err
+	}
+	if o.idle {
+		if rep.Idle, err = idle(o); err != nil {
+			return err
+		}
+		rep.Targets = append(rep.Targets, idleTargets(rep.Idle)...)
 	}
 	if o.soak {
 		if rep.Soak, err = soak(o); err != nil {

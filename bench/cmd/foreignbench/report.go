@@ -172,6 +172,9 @@ func writeTable(w io.Writer, r *Report) error {
 	latTable(scCall, "Call round trip: a C thread calls Go and waits for the result (parked: one call every 200 µs; busy: back to back)", "export", "export")
 	latTable(scWake, "Wake-up latency: post → Go handler starts, consumer parked (one post every 200 µs); futex: a C thread waking a C thread", "futex", "futex")
 	tw.Flush()
+	if r.Idle != nil {
+		writeIdle(w, r.Idle)
+	}
 	if r.Soak != nil {
 		writeSoak(w, r.Soak)
 	}
@@ -252,6 +255,29 @@ func targets(r *Report) []Target {
 		}
 	}
 	return ts
+}
+
+func writeIdle(w io.Writer, s *Idle) {
+	fmt.Fprintf(w, "\nIdle: %d handles parked (queues, functions, notifiers, a pull queue with a reader waiting, a Loop with queues)\n", s.Handles)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "\twindow\tCPU time\tof one CPU\tOS threads\t")
+	fmt.Fprintf(tw, "before opening\t%.1f s\t%.1f ms\t%.3f%%\t%d\t\n", s.Seconds, s.BaseCPUms, pct(s.BaseCPUms, s.Seconds), s.BaseThreads)
+	fmt.Fprintf(tw, "all parked\t%.1f s\t%.1f ms\t%.3f%%\t%d\t\n", s.Seconds, s.IdleCPUms, pct(s.IdleCPUms, s.Seconds), s.ParkedThreads)
+	tw.Flush()
+}
+
+func pct(ms, seconds float64) float64 { return ms / (seconds * 1000) * 100 }
+
+// idleTargets: parked handles cost no CPU (under 0.1% of one CPU more
+// than the process before), and add at most the documented bound of OS
+// threads (fq's maxFutexParked, 64).
+func idleTargets(s *Idle) []Target {
+	extra := pct(s.IdleCPUms, s.Seconds) - pct(s.BaseCPUms, s.Seconds)
+	added := s.ParkedThreads - s.BaseThreads
+	return []Target{
+		{"CPU of parked handles, over the process before", "≤ 0.1% of one CPU", fmt.Sprintf("%+.3f%%", extra), extra <= 0.1},
+		{fmt.Sprintf("OS threads added by %d parked handles", s.Handles), "≤ 64", fmt.Sprint(added), added <= 64},
+	}
 }
 
 func writeSoak(w io.Writer, s *Soak) {

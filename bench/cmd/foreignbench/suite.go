@@ -19,6 +19,7 @@ type Report struct {
 	Wall     string   `json:"wall"`
 	Cells    []*Cell  `json:"cells"`
 	Targets  []Target `json:"targets"`
+	Idle     *Idle    `json:"idle,omitempty"`
 	Soak     *Soak    `json:"soak,omitempty"`
 	Warnings []string `json:"warnings"`
 }
@@ -389,6 +390,26 @@ func soak(o options) (*Soak, error) {
 		s.Flat = err.Error()
 	}
 	return s, nil
+}
+
+// Idle is the idle scenario: the CPU time and OS threads of parked
+// handles, against the same process before it opened them.
+type Idle struct {
+	Handles       int     `json:"handles"`
+	Seconds       float64 `json:"seconds"` // each window
+	BaseCPUms     float64 `json:"base_cpu_ms"`
+	IdleCPUms     float64 `json:"idle_cpu_ms"`
+	BaseThreads   int     `json:"base_threads"`
+	ParkedThreads int     `json:"parked_threads"`
+}
+
+func idle(o options) (*Idle, error) {
+	r, err := bench.MeasureIdle(time.Duration(max(10*o.scale, 0.5) * float64(time.Second)))
+	if err != nil {
+		return nil, err
+	}
+	ms := func(d time.Duration) float64 { return float64(d) / 1e6 }
+	return &Idle{r.Handles, r.Window.Seconds(), ms(r.BaseCPU), ms(r.IdleCPU), r.BaseThreads, r.ParkedThreads}, nil
 }
 
 // condition is a state of the process that wake-ups and parked calls are
