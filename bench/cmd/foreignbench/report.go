@@ -242,13 +242,23 @@ func targets(r *Report) []Target {
 		add("fresh thread + post vs create/join alone (p50)", "≤ 1.1×", ratio(f.Latency.P50, n.Latency.P50), f.Latency.P50 <= 1.1*n.Latency.P50)
 	}
 	if c, e := r.find(scCall, "parked, every P busy", "foreign_call"), r.find(scCall, "parked, every P busy", "export"); c != nil && e != nil {
+		// //export runs Go on the calling thread, which keeps its P between
+		// calls; a call into a Func needs a second thread to get a CPU.
 		add("parked call p50 vs //export, every P busy", "≤ 1×", ratio(c.Latency.P50, e.Latency.P50), c.Latency.P50 <= e.Latency.P50)
+		add("parked call p99 vs //export, every P busy", "≤ 1×", ratio(c.Latency.P99, e.Latency.P99), c.Latency.P99 <= e.Latency.P99)
+		add("parked call max vs //export, every P busy", "≤ 1×", ratio(c.Latency.Max, e.Latency.Max), c.Latency.Max <= e.Latency.Max)
 	}
 	for _, cond := range parkedConditions[:3] { // every P busy: compared with //export above
 		if c, f := r.find(scWake, "parked consumer"+cond.suffix, "foreign"), r.find(scWake, "parked consumer"+cond.suffix, "futex"); c != nil && f != nil {
 			add("wake-up p50 vs C futex wake"+cond.suffix, "≤ 3×", ratio(c.Latency.P50, f.Latency.P50), c.Latency.P50 <= 3*f.Latency.P50)
 			add("wake-up p99"+cond.suffix, "≤ 100 µs", ns(c.Latency.P99), c.Latency.P99 <= 100_000)
 		}
+	}
+	if c := r.find(scCall, giveUpCase, "foreign_call"); c != nil {
+		over := c.Latency.P99 - float64(giveUpTimeout)
+		add("caller that gives up: p99 past its timeout", "≤ 50 µs", ns(over), over <= 50_000)
+	}
+	for _, cond := range callConditions[:4] { // every P busy: compared with //export above
 		if c, f := r.find(scCall, "parked"+cond.suffix, "foreign_call"), r.find(scCall, "parked"+cond.suffix, "futex-pingpong"); c != nil && f != nil {
 			add("parked call p50 vs C futex ping-pong"+cond.suffix, "≤ 3×", ratio(c.Latency.P50, f.Latency.P50), c.Latency.P50 <= 3*f.Latency.P50)
 			add("parked call p99"+cond.suffix, "≤ 200 µs", ns(c.Latency.P99), c.Latency.P99 <= 200_000)

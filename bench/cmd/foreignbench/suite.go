@@ -91,6 +91,9 @@ const (
 	callBusy       = 40_000
 	wakeEvents     = 2_000 // one post every 200 µs
 	parkGap        = 200 * time.Microsecond
+	giveUpCalls    = 1_000 // at one call every 1.5 ms, each giving up
+	giveUpTimeout  = 200 * time.Microsecond
+	giveUpCase     = "gives up after 200 µs"
 	noisyThreshold = 1.5
 )
 
@@ -197,7 +200,7 @@ func measure(o options, pb *progress) (*Report, error) {
 		case scCall:
 			// The C-only floor of a parked call: a round trip between two C
 			// threads on futexes, under each condition.
-			for _, cond := range parkedConditions {
+			for _, cond := range callConditions {
 				pp := cell(sc, "parked"+cond.suffix, bench.FutexPing)
 				n := sized(callParked*cond.share/100, o.scale)
 				steps = append(steps, step{"call futex-pingpong floor" + cond.suffix, func(int) error {
@@ -210,9 +213,19 @@ func measure(o options, pb *progress) (*Report, error) {
 					})
 				}})
 			}
+			// A caller that gives up: every call times out after 200 µs
+			// into a function that takes 1 ms.
+			gu := cell(sc, giveUpCase, bench.CallForeign)
+			steps = append(steps, step{"call gives up", func(int) error {
+				r, ns, err := bench.MeasureGiveUp(sized(giveUpCalls, o.scale), giveUpTimeout, time.Millisecond, 1500*time.Microsecond)
+				if err == nil {
+					addLatency(gu, r.LatencyResult, ns)
+				}
+				return err
+			}})
 			modes := []string{"busy"}
 			conds := map[string]condition{}
-			for _, cond := range parkedConditions {
+			for _, cond := range callConditions {
 				modes = append(modes, "parked"+cond.suffix)
 				conds["parked"+cond.suffix] = cond
 			}
@@ -221,7 +234,7 @@ func measure(o options, pb *progress) (*Report, error) {
 					c := cell(sc, mode, s)
 					cond, parked := conds[mode]
 					steps = append(steps, step{fmt.Sprintf("call %s %s", s, mode), func(int) error {
-						cfg := bench.LatencyConfig{Strategy: s, Warmup: 10, Burst: 10_000}
+						cfg := bench.LatencyConfig{Strategy: s, Warmup: 10, Burst: 10_000, OnGoThread: cond.goThread}
 						n := sized(callParked*cond.share/100, o.scale)
 						if parked {
 							cfg.Rate = int(time.Second / parkGap)
@@ -416,9 +429,10 @@ func idle(o options) (*Idle, error) {
 // measured in: idle; Go threads blocked in C (a C main loop, a GUI or audio
 // library); GOMAXPROCS=1; every P busy with goroutines that never block.
 type condition struct {
-	suffix string // after the case name; "" for idle
-	share  int    // percent of the events to run (every P busy is slow)
-	setup  func() (undo func(), err error)
+	suffix   string // after the case name; "" for idle
+	share    int    // percent of the events to run (every P busy is slow)
+	setup    func() (undo func(), err error)
+	goThread bool // calls: the caller is a thread Go created, blocked in C
 }
 
 func (c condition) run(f func() error) error {
@@ -431,11 +445,18 @@ func (c condition) run(f func() error) error {
 }
 
 var parkedConditions = []condition{
-	{"", 100, func() (func(), error) { return func() {}, nil }},
-	{", Go threads blocked in C", 100, func() (func(), error) { return bench.StartLoad(bench.LoadBlockedC, 0) }},
+	{"", 100, func() (func(), error) { return func() {}, nil }, false},
+	{", Go threads blocked in C", 100, func() (func(), error) { return bench.StartLoad(bench.LoadBlockedC, 0) }, false},
 	{", GOMAXPROCS=1", 100, func() (func(), error) {
 		prev := runtime.GOMAXPROCS(1)
 		return func() { runtime.GOMAXPROCS(prev) }, nil
-	}},
-	{", every P busy", 5, func() (func(), error) { return bench.StartLoad(bench.LoadBusy, 0) }},
+	}, false},
+	{", every P busy", 5, func() (func(), error) { return bench.StartLoad(bench.LoadBusy, 0) }, false},
 }
+
+// callConditions are parkedConditions and, for calls, one more: the
+// caller is a thread the Go runtime created, blocked in C (Go → C →
+// foreign_call, as from a C main loop or a GUI toolkit's callback). Its
+// floor is the idle one, measured again beside it.
+var callConditions = append(slices.Clone(parkedConditions[:3]),
+	condition{", caller a Go thread in C", 100, parkedConditions[0].setup, true}, parkedConditions[3])

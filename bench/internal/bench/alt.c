@@ -12,6 +12,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 // ---- One system call per event ----
@@ -292,6 +293,28 @@ int bh_fresh(int kind, uintptr_t target, uint64_t n, uint64_t *out) {
 			out[i - warm] = bh_now_ticks() - t0;
 		if (a.rc != 0)
 			return a.rc;
+	}
+	return 0;
+}
+
+// bh_giveup makes n foreign_calls into target, one every gap_ns, each with
+// a timeout of timeout_ns into a function that takes longer: every call
+// must give up with FOREIGN_ETIMEDOUT, and its result buffer must stay as
+// it was (a late result is never written). ticks[i] is how long call i
+// took. It returns 0, or the first unexpected code (BH_EBADREPLY if a
+// result was written).
+int bh_giveup(uintptr_t target, int n, int64_t timeout_ns, int64_t gap_ns, uint64_t *ticks) {
+	for (int i = 0; i < n; i++) {
+		struct timespec d = {(time_t)(gap_ns / 1000000000), (long)(gap_ns % 1000000000)};
+		nanosleep(&d, NULL);
+		uint64_t arg = (uint64_t)i, ret = UINT64_C(0xfeedfacecafebeef);
+		uint64_t t0 = bh_now_ticks();
+		int rc = foreign_call((foreign_token)target, &arg, sizeof arg, &ret, sizeof ret, timeout_ns);
+		ticks[i] = bh_now_ticks() - t0;
+		if (rc != FOREIGN_ETIMEDOUT)
+			return rc == 0 ? BH_EBADREPLY : rc;
+		if (ret != UINT64_C(0xfeedfacecafebeef))
+			return BH_EBADREPLY;
 	}
 	return 0;
 }

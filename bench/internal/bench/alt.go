@@ -375,7 +375,7 @@ func MeasureWake(cfg WakeConfig) (LatencyResult, []float64, error) {
 		return res, nil, err
 	}
 	const warmup = 16
-	b, err := p.run(warmup, cfg.Events, float64(cfg.Gap.Nanoseconds()))
+	b, err := p.run(warmup, cfg.Events, float64(cfg.Gap.Nanoseconds()), false)
 	if err == nil && b.failed > 0 {
 		err = fmt.Errorf("bench: wake %s: %s", cfg.Strategy, strerror(b.lastCode))
 	}

@@ -85,8 +85,13 @@ func newCProber(kind int, target uintptr, capacity int) (cProber, error) {
 
 // run makes one paced burst and blocks until it is over. The samples stay in
 // C memory: see samples.
-func (p cProber) run(warmup, events int, periodNs float64) (burst, error) {
-	b := C.bh_prober_run(p.p, C.uint64_t(warmup), C.uint64_t(events), C.double(periodNs))
+func (p cProber) run(warmup, events int, periodNs float64, here bool) (burst, error) {
+	var b *C.bh_burst
+	if here {
+		b = C.bh_prober_run_here(p.p, C.uint64_t(warmup), C.uint64_t(events), C.double(periodNs))
+	} else {
+		b = C.bh_prober_run(p.p, C.uint64_t(warmup), C.uint64_t(events), C.double(periodNs))
+	}
 	if b == nil {
 		return burst{}, syscall.EINVAL
 	}

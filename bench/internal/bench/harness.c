@@ -285,6 +285,18 @@ const bh_burst *bh_prober_run(bh_prober *p, uint64_t warmup, uint64_t events, do
 	return &p->res;
 }
 
+const bh_burst *bh_prober_run_here(bh_prober *p, uint64_t warmup, uint64_t events, double period_ns) {
+	if (events > p->cap || period_ns < 0)
+		return NULL;
+	pthread_mutex_lock(&p->mu); // the prober thread stays idle meanwhile
+	p->warmup = warmup;
+	p->events = events;
+	p->period = (uint64_t)(period_ns / bh_ns_per_tick() + 0.5);
+	burst(p);
+	pthread_mutex_unlock(&p->mu);
+	return &p->res;
+}
+
 const uint64_t *bh_prober_samples(const bh_prober *p) { return p->samples; }
 
 void bh_prober_free(bh_prober *p) {

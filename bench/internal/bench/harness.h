@@ -84,6 +84,11 @@ bh_prober *bh_prober_new(int kind, uintptr_t target, uint64_t cap, int *err);
  * would escape to the heap, and the harness counts Go allocations.) */
 const bh_burst *bh_prober_run(bh_prober *p, uint64_t warmup, uint64_t events, double period_ns);
 
+/* bh_prober_run_here is bh_prober_run on the calling thread instead of the
+ * prober's: from Go, a thread the Go runtime created, blocked in C for the
+ * whole burst (a C main loop or a GUI toolkit calling back). */
+const bh_burst *bh_prober_run_here(bh_prober *p, uint64_t warmup, uint64_t events, double period_ns);
+
 /* The last burst's samples, in ticks (see bh_ns_per_tick); valid until the
  * next bh_prober_run or bh_prober_free. */
 const uint64_t *bh_prober_samples(const bh_prober *p);
@@ -202,6 +207,9 @@ extern void bhGoSend(uintptr_t sink, uint64_t seq, uint32_t producer);
  * from the wake to the waiter running); 1, a C caller waking a C server and
  * sleeping until it answers (ticks of the round trip). 0 or -errno. */
 int bh_futex_floor(int pingpong, int events, int64_t gap_ns, uint64_t *ticks);
+
+/* bh_giveup (alt.c): n calls that each give up after timeout_ns; see there. */
+int bh_giveup(uintptr_t target, int n, int64_t timeout_ns, int64_t gap_ns, uint64_t *ticks);
 
 /* A gate goroutines block on in C (floor.c; the blocked-in-c load). */
 typedef struct bh_block bh_block;

@@ -40,6 +40,11 @@ type LatencyConfig struct {
 	// per message only without a load.
 	CountAllocs bool
 
+	// OnGoThread makes the calls from the goroutine that calls Run, on its
+	// thread (one the Go runtime created) blocked in C for each burst,
+	// instead of from a thread C created.
+	OnGoThread bool
+
 	// Timeout bounds the wait for the consumer to catch up after a burst.
 	// 0 means 30 s.
 	Timeout time.Duration
@@ -161,7 +166,7 @@ func (p *Prober) Run(events int) error {
 		if p.cfg.CountAllocs {
 			runtime.ReadMemStats(&p.ms0)
 		}
-		b, err := p.c.run(p.cfg.Warmup, n, p.period)
+		b, err := p.c.run(p.cfg.Warmup, n, p.period, p.cfg.OnGoThread)
 		if err != nil {
 			return fmt.Errorf("bench: run prober: %w", err)
 		}

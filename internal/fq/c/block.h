@@ -111,7 +111,10 @@
  * practice) and its state word the low 24 bits of it: [gen:24][state:8]:
  * PENDING, SLEEPING (the caller is in
  * fq_wait32), COMPLETING (the consumer is writing the result), DONE,
- * ABANDONED (the caller timed out). The consumer completes with a CAS from
+ * ABANDONED (the caller timed out, from PENDING or SLEEPING; it sleeps
+ * only until shortly before its deadline and yields through the rest, so
+ * that the kernel's timer slack does not make it late). The consumer
+ * completes with a CAS from
  * PENDING or SLEEPING of the same generation to COMPLETING, writes the
  * result, stores DONE and wakes the caller if it slept. A caller that times
  * out CASes to ABANDONED; if that fails the result is being written and it

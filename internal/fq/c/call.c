@@ -99,6 +99,10 @@ static fq_slot *get_slot(void) {
 // sleeping and being woken costs two system calls.
 #define CALL_SPIN_NS 20000
 
+// How long before its deadline a caller stops sleeping and yields instead
+// (await_result): the kernel's default timer slack, and a margin.
+#define CALL_EARLY_NS 150000
+
 // Set for the whole of a foreign_call on this thread: a call from a signal
 // handler that interrupted it would reuse the thread's slot (block.h).
 static _Thread_local volatile int in_call;
@@ -141,8 +145,20 @@ static int await_result(fq_ctl *c, fq_slot *s, uint32_t gen, int64_t deadline) {
 		uint32_t st = atomic_load_explicit(&s->state, memory_order_acquire);
 		if ((st & 0xFF) == SLOT_DONE)
 			break;
-		if ((st & 0xFF) == SLOT_COMPLETING || fq_now_ns() < spin_until) {
+		int64_t now = fq_now_ns();
+		if ((st & 0xFF) == SLOT_COMPLETING || now < spin_until) {
 			sched_yield();
+			continue;
+		}
+		if (deadline >= 0 && now >= deadline) {
+			// From PENDING or SLEEPING; a failed CAS means the result is
+			// being written (or is there): it is ours after all.
+			if (atomic_compare_exchange_strong_explicit(&s->state, &st, gen << 8 | SLOT_ABANDONED,
+			                                            memory_order_seq_cst, memory_order_seq_cst)) {
+				atomic_fetch_add_explicit(&c->timed_out, 1, memory_order_relaxed);
+				rc = FOREIGN_ETIMEDOUT;
+				break;
+			}
 			continue;
 		}
 		if ((st & 0xFF) == SLOT_PENDING) {
@@ -151,16 +167,16 @@ static int await_result(fq_ctl *c, fq_slot *s, uint32_t gen, int64_t deadline) {
 			                                        memory_order_seq_cst, memory_order_seq_cst);
 			continue;
 		}
-		// SLEEPING
-		if (fq_wait32(&s->state, st, deadline) == FOREIGN_ETIMEDOUT) {
-			if (atomic_compare_exchange_strong_explicit(&s->state, &st, gen << 8 | SLOT_ABANDONED,
-			                                            memory_order_seq_cst, memory_order_seq_cst)) {
-				atomic_fetch_add_explicit(&c->timed_out, 1, memory_order_relaxed);
-				rc = FOREIGN_ETIMEDOUT;
-				break;
-			}
-			// The result is being written: it is ours after all.
+		// SLEEPING. The kernel lets an ordinary thread's timed sleep end up
+		// to its timer slack (50 µs) late, and then it must be scheduled:
+		// sleep until CALL_EARLY_NS before the deadline and spin through
+		// the rest, so that a caller that gives up returns on time. Spin,
+		// not yield: a yield can hand the CPU away for a whole time slice.
+		if (deadline >= 0 && now >= deadline - CALL_EARLY_NS) {
+			fq_relax();
+			continue;
 		}
+		fq_wait32(&s->state, st, deadline < 0 ? -1 : deadline - CALL_EARLY_NS);
 	}
 	pthread_cleanup_pop(0);
 	return rc;

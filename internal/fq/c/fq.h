@@ -85,6 +85,7 @@ FQ_FN int64_t fq_deadline(int64_t timeout_ns); /* a relative timeout (negative: 
  * condition-variable fallback (the tests run both on Linux). */
 FQ_FN int fq_set_futex(int on);
 FQ_FN int fq_using_futex(void);
+FQ_FN void fq_relax(void); /* a pause in a spin loop */
 /* Parking on the futex (block.h, "Park and wake"); Linux only. */
 FQ_FN int fq_futex_park(void); /* 1 where a consumer can park on the futex */
 FQ_FN void fq_park_sleep(_Atomic uint32_t *park); /* while *park == FQ_PARK_FUTEX */

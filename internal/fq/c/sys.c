@@ -85,6 +85,14 @@ FQ_FN void fq_write_wake(int64_t fd, int eventfd) {
 	errno = saved;
 }
 
+FQ_FN void fq_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield");
+#endif
+}
+
 FQ_FN int64_t fq_now_ns(void) {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
