@@ -269,3 +269,38 @@ func TestFutexParkedBounded(t *testing.T) {
 		t.Errorf("%d consumers still counted on the futex after Close", p)
 	}
 }
+
+// A consumer parked on the futex wakes in steps only for fq.KeepFor after
+// its last event, then sleeps until woken: an idle handle costs no CPU.
+func TestParkedConsumerSettles(t *testing.T) {
+	if !futexAvailable() {
+		t.Skip("no futex parking in this build")
+	}
+	old := fq.SetPark(fq.ParkFutex)
+	defer fq.SetPark(old)
+	got := make(chan int, 1)
+	q, err := NewQueue(func(v int) { got <- v }, QueueConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	parkedOn(t, q.h, fq.ParkFutex)
+	time.Sleep(3 * fq.KeepFor)
+	n := q.h.FutexSleeps()
+	time.Sleep(fq.KeepFor)
+	if m := q.h.FutexSleeps(); m != n {
+		t.Errorf("the idle consumer slept %d more times in %v, long after its last event", m-n, fq.KeepFor)
+	}
+	if !q.h.ParkedOnFutex() {
+		t.Fatal("not parked on the futex")
+	}
+	// And it is still woken at once.
+	if err := q.Post(7); err != nil {
+		t.Fatal(err)
+	}
+	within(t, 10*time.Second, "delivery", func() {
+		if v := <-got; v != 7 {
+			t.Errorf("got %d", v)
+		}
+	})
+}

@@ -15,6 +15,7 @@ import "C"
 
 import (
 	"syscall"
+	"time"
 	"unsafe"
 )
 
@@ -183,6 +184,6 @@ const (
 // and wake"): on Linux, but for the portable build.
 var futexPark = C.fq_futex_park() != 0
 
-// cParkSleep sleeps while the park word is FQ_PARK_FUTEX, or returns
-// spuriously.
-func cParkSleep(c *ctl) { C.fq_sleep_parked(cc(c)) }
+// cParkSleep sleeps while the park word is FQ_PARK_FUTEX, for at most d
+// (negative: no limit), or returns spuriously.
+func cParkSleep(c *ctl, d time.Duration) { C.fq_sleep_parked(cc(c), C.int64_t(d)) }

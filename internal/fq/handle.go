@@ -37,6 +37,7 @@ type Handle struct {
 	freed  atomic.Bool              // set by Free, under life
 	final  atomic.Pointer[Counters] // the block's counters when freed
 	posted atomic.Uint64            // the number of claims when freed
+	sleeps atomic.Uint64            // the consumer's sleeps on the futex (for the tests)
 
 	// Go producers count their refusals here, not in the block: a block
 	// can be reused between a claim's check and its count.

@@ -40,3 +40,10 @@ const MaxFutexParked = maxFutexParked
 // ParkedOnFutex reports whether the consumer is parked on the futex (for
 // the tests).
 func (h *Handle) ParkedOnFutex() bool { return h.c.park.Load() == parkFutex }
+
+// FutexSleeps is the number of sleeps on the futex the consumer has begun
+// (park.go: in steps for keepFor, then one until woken), for the tests.
+func (h *Handle) FutexSleeps() uint64 { return h.sleeps.Load() }
+
+// KeepFor is how long a parked consumer keeps waking to hold its P.
+const KeepFor = keepFor

@@ -72,10 +72,7 @@ func (h *Handle) Park(ctx context.Context, work func() bool) error {
 	var err error
 	start := time.Now()
 	if state == parkFutex {
-		if runnable, free := h.schedState(); runnable && free || !runnable && start.Sub(h.yielded) >= tickEvery {
-			h.yielded = start
-			runtime.Gosched()
-		}
+		h.refreshTick(start)
 		err = h.sleepFutex(ctx)
 	} else {
 		err = h.sleep(ctx)
@@ -104,9 +101,38 @@ func (h *Handle) sleepFutex(ctx context.Context) error {
 		})
 		defer stop()
 	}
-	cParkSleep(c)
+	// See keepFor: the first keepFor of the park is slept in steps shorter
+	// than the runtime's 10 ms, each followed by a look at the scheduling
+	// tick, so that the P stays the consumer's.
+	start := time.Now()
+	for c.park.Load() == parkFutex {
+		h.sleeps.Add(1)
+		if time.Since(start) >= keepFor {
+			cParkSleep(c, -1)
+			continue
+		}
+		cParkSleep(c, keepStep)
+		if c.park.Load() == parkFutex {
+			h.refreshTick(time.Now())
+		}
+	}
 	return ctx.Err()
 }
+
+// A consumer that sleeps in C for 10 ms or more loses its P on the
+// runtime's next look, whatever its scheduling tick, and then its wake-up
+// pays for a P and a wake-up of the runtime's monitor (measured: a call
+// every 10.7 ms, an audio period, took 46 µs at p50 against 7.6 µs for the
+// C ping-pong). So for the first keepFor of a park it sleeps keepStep at
+// a time and comes back to Go in between, which keeps the P (an idle P is
+// not taken before 10 ms): a periodic source up to keepFor apart finds
+// the consumer with its P. After keepFor the consumer sleeps until woken,
+// so an idle handle costs no CPU; the steps cost one short wake-up every
+// keepStep for keepFor after each event.
+const (
+	keepStep = 9 * time.Millisecond
+	keepFor  = 100 * time.Millisecond
+)
 
 // sleep blocks on the wake fd through the runtime poller.
 func (h *Handle) sleep(ctx context.Context) error {
@@ -227,6 +253,16 @@ func (s *spinner) parked(slept time.Duration) {
 		s.window /= 2
 	default:
 		s.window = 0
+	}
+}
+
+// refreshTick yields before a sleep in C when goroutines wait for a free P
+// or, with none waiting, when the last yield is tickEvery old; never when
+// every P is busy (see schedState).
+func (h *Handle) refreshTick(now time.Time) {
+	if runnable, free := h.schedState(); runnable && free || !runnable && now.Sub(h.yielded) >= tickEvery {
+		h.yielded = now
+		runtime.Gosched()
 	}
 }
 

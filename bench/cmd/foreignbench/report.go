@@ -258,7 +258,7 @@ func targets(r *Report) []Target {
 		over := c.Latency.P99 - float64(giveUpTimeout)
 		add("caller that gives up: p99 past its timeout", "≤ 50 µs", ns(over), over <= 50_000)
 	}
-	for _, cond := range callConditions[:4] { // every P busy: compared with //export above
+	for _, cond := range callConditions[:len(callConditions)-1] { // every P busy: compared with //export above
 		if c, f := r.find(scCall, "parked"+cond.suffix, "foreign_call"), r.find(scCall, "parked"+cond.suffix, "futex-pingpong"); c != nil && f != nil {
 			add("parked call p50 vs C futex ping-pong"+cond.suffix, "≤ 3×", ratio(c.Latency.P50, f.Latency.P50), c.Latency.P50 <= 3*f.Latency.P50)
 			add("parked call p99"+cond.suffix, "≤ 200 µs", ns(c.Latency.P99), c.Latency.P99 <= 200_000)

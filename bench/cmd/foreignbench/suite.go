@@ -205,7 +205,7 @@ func measure(o options, pb *progress) (*Report, error) {
 				n := sized(callParked*cond.share/100, o.scale)
 				steps = append(steps, step{"call futex-pingpong floor" + cond.suffix, func(int) error {
 					return cond.run(func() error {
-						r, ns, err := bench.MeasureFloor(bench.FutexPing, n, parkGap)
+						r, ns, err := bench.MeasureFloor(bench.FutexPing, n, cond.every())
 						if err == nil {
 							addLatency(pp, r, ns)
 						}
@@ -237,7 +237,7 @@ func measure(o options, pb *progress) (*Report, error) {
 						cfg := bench.LatencyConfig{Strategy: s, Warmup: 10, Burst: 10_000, OnGoThread: cond.goThread}
 						n := sized(callParked*cond.share/100, o.scale)
 						if parked {
-							cfg.Rate = int(time.Second / parkGap)
+							cfg.Rate = int(time.Second / cond.every())
 						} else {
 							// A period of 1 ns: back to back.
 							cfg.Rate, cfg.Warmup = 1_000_000_000, 1000
@@ -432,7 +432,16 @@ type condition struct {
 	suffix   string // after the case name; "" for idle
 	share    int    // percent of the events to run (every P busy is slow)
 	setup    func() (undo func(), err error)
-	goThread bool // calls: the caller is a thread Go created, blocked in C
+	goThread bool          // calls: the caller is a thread Go created, blocked in C
+	gap      time.Duration // between events; 0 means parkGap
+}
+
+// every is the condition's gap between events.
+func (c condition) every() time.Duration {
+	if c.gap == 0 {
+		return parkGap
+	}
+	return c.gap
 }
 
 func (c condition) run(f func() error) error {
@@ -445,13 +454,13 @@ func (c condition) run(f func() error) error {
 }
 
 var parkedConditions = []condition{
-	{"", 100, func() (func(), error) { return func() {}, nil }, false},
-	{", Go threads blocked in C", 100, func() (func(), error) { return bench.StartLoad(bench.LoadBlockedC, 0) }, false},
+	{"", 100, func() (func(), error) { return func() {}, nil }, false, 0},
+	{", Go threads blocked in C", 100, func() (func(), error) { return bench.StartLoad(bench.LoadBlockedC, 0) }, false, 0},
 	{", GOMAXPROCS=1", 100, func() (func(), error) {
 		prev := runtime.GOMAXPROCS(1)
 		return func() { runtime.GOMAXPROCS(prev) }, nil
-	}, false},
-	{", every P busy", 5, func() (func(), error) { return bench.StartLoad(bench.LoadBusy, 0) }, false},
+	}, false, 0},
+	{", every P busy", 5, func() (func(), error) { return bench.StartLoad(bench.LoadBusy, 0) }, false, 0},
 }
 
 // callConditions are parkedConditions and, for calls, one more: the
@@ -459,4 +468,9 @@ var parkedConditions = []condition{
 // foreign_call, as from a C main loop or a GUI toolkit's callback). Its
 // floor is the idle one, measured again beside it.
 var callConditions = append(slices.Clone(parkedConditions[:3]),
-	condition{", caller a Go thread in C", 100, parkedConditions[0].setup, true}, parkedConditions[3])
+	condition{", caller a Go thread in C", 100, parkedConditions[0].setup, true, 0},
+	condition{", one call every 10.7 ms", 10, parkedConditions[0].setup, false, audioPeriod},
+	parkedConditions[3])
+
+// audioPeriod is an audio callback's period: 512 frames at 48 kHz.
+const audioPeriod = 10667 * time.Microsecond

@@ -108,7 +108,10 @@ func MeasureIdle(window time.Duration) (IdleResult, error) {
 	res.Handles = 8 + 4 + 2 + 1 + 4 + 1
 
 	delivered.Wait()
-	time.Sleep(100 * time.Millisecond) // past every spin: all parked
+	// Past every spin, and past the 100 ms after its last event in which a
+	// parked consumer still wakes every 9 ms to keep its P (fq's keepFor):
+	// all parked for good.
+	time.Sleep(300 * time.Millisecond)
 	res.ParkedThreads = threads()
 	base, err = cpuTime()
 	if err != nil {

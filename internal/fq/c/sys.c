@@ -219,13 +219,17 @@ FQ_FN int fq_futex_park(void) {
 #endif
 }
 
-FQ_FN void fq_park_sleep(_Atomic uint32_t *park) {
+FQ_FN void fq_park_sleep(_Atomic uint32_t *park, int64_t timeout_ns) {
 #ifdef FQ_LINUX
 	// Returns at once if the word is no longer FQ_PARK_FUTEX, on a wake-up,
-	// or spuriously (a signal): the consumer looks again either way.
-	syscall(SYS_futex, (uint32_t *)park, FUTEX_WAIT_PRIVATE, FQ_PARK_FUTEX, NULL, NULL, 0);
+	// after timeout_ns (if not negative), or spuriously (a signal): the
+	// consumer looks again in every case.
+	struct timespec ts = {.tv_sec = timeout_ns / 1000000000, .tv_nsec = timeout_ns % 1000000000};
+	syscall(SYS_futex, (uint32_t *)park, FUTEX_WAIT_PRIVATE, FQ_PARK_FUTEX, timeout_ns < 0 ? NULL : &ts, NULL,
+	        0);
 #else
 	(void)park;
+	(void)timeout_ns;
 #endif
 }
 

@@ -60,5 +60,6 @@ FQ_FN int fq_kick(foreign_token t) {
 }
 
 // fq_sleep_parked is the consumer's sleep on the futex (park.go): while
-// its park word is FQ_PARK_FUTEX, or until a spurious return.
-FQ_FN void fq_sleep_parked(fq_ctl *c) { fq_park_sleep(&c->park); }
+// its park word is FQ_PARK_FUTEX, for at most timeout_ns (-1: no limit),
+// or until a spurious return.
+FQ_FN void fq_sleep_parked(fq_ctl *c, int64_t timeout_ns) { fq_park_sleep(&c->park, timeout_ns); }
