@@ -25,7 +25,7 @@ type handle interface {
 }
 
 // consume is a handle's own consumer goroutine: serve in batches, spin
-// briefly when caught up, then park on the poller; after the close, finish.
+// briefly when caught up, then park (fq.Handle.Park); after the close, finish.
 //
 // While spinning it looks only at what serve looks at (the next cell, or the
 // sig word), never at the producers' tail line: reading that line on every

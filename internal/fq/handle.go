@@ -97,7 +97,7 @@ func Open(a OpenArgs) (*Handle, error) {
 		h.server = a.Ready.token
 	} else {
 		// The fd is non-blocking, so os.NewFile registers it with the
-		// poller: a parked consumer holds no OS thread.
+		// poller: a consumer parked on it holds no OS thread (park.go).
 		h.wake = os.NewFile(uintptr(c.readFd.Load()), "foreign-wake")
 	}
 	return h, nil

@@ -168,7 +168,7 @@ func writeTable(w io.Writer, r *Report) error {
 			fmt.Fprintf(w, "foreign p50 / export p50 (load=none): %s\n", ratio(c.Latency.P50, e.Latency.P50))
 		}
 	}
-	latTable(scFresh, "A fresh thread per event: pthread_create + one call + pthread_join, timed around both", "noop", "create/join")
+	latTable(scFresh, "A fresh thread per event: pthread_create + one call + pthread_join, timed around both; a second CPU kept awake alike for each (foreign: its spinning consumer; the others: a spinning C thread)", "noop", "create/join")
 	latTable(scCall, "Call round trip: a C thread calls Go and waits for the result (parked: one call every 200 µs; busy: back to back)", "export", "export")
 	latTable(scWake, "Wake-up latency: post → Go handler starts, consumer parked (one post every 200 µs); futex: a C thread waking a C thread", "futex", "futex")
 	tw.Flush()

@@ -15,6 +15,7 @@ package bench
 import "C"
 
 import (
+	"errors"
 	"fmt"
 	"syscall"
 	"time"
@@ -343,3 +344,13 @@ func (b cBlock) waitBlocked(n int) {
 
 func (b cBlock) release() { C.bh_block_release(b.b) }
 func (b cBlock) free()    { C.bh_block_free(b.b) }
+
+// startSpinner starts a C thread that spins until stop is called
+// (bh_spinner).
+func startSpinner() (stop func(), err error) {
+	s := C.bh_spinner_start()
+	if s == nil {
+		return nil, errors.New("bench: no spinner thread")
+	}
+	return func() { C.bh_spinner_stop(s) }, nil
+}

@@ -97,3 +97,39 @@ void bh_block_release(bh_block *b) {
 }
 
 void bh_block_free(bh_block *b) { free(b); }
+
+// A C thread that spins until stopped (MeasureFresh): it keeps a second
+// CPU awake for every strategy alike, as a consumer that spins between
+// events does for this library's, so that no strategy is measured with the
+// other CPU in a deeper idle state than another.
+struct bh_spinner {
+	pthread_t th;
+	_Atomic int stop;
+};
+
+static void *spin_main(void *p) {
+	bh_spinner *s = p;
+	while (!atomic_load_explicit(&s->stop, memory_order_relaxed)) {
+#if defined(__x86_64__) || defined(__i386__)
+		__builtin_ia32_pause();
+#endif
+	}
+	return NULL;
+}
+
+bh_spinner *bh_spinner_start(void) {
+	bh_spinner *s = calloc(1, sizeof *s);
+	if (s == NULL)
+		return NULL;
+	if (pthread_create(&s->th, NULL, spin_main, s) != 0) {
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+void bh_spinner_stop(bh_spinner *s) {
+	atomic_store(&s->stop, 1);
+	pthread_join(s->th, NULL);
+	free(s);
+}

@@ -208,6 +208,11 @@ extern void bhGoSend(uintptr_t sink, uint64_t seq, uint32_t producer);
  * sleeping until it answers (ticks of the round trip). 0 or -errno. */
 int bh_futex_floor(int pingpong, int events, int64_t gap_ns, uint64_t *ticks);
 
+/* bh_spinner (floor.c): a C thread spinning until stopped. */
+typedef struct bh_spinner bh_spinner;
+bh_spinner *bh_spinner_start(void); /* NULL if no thread could be made */
+void bh_spinner_stop(bh_spinner *s);
+
 /* bh_giveup (alt.c): n calls that each give up after timeout_ns; see there. */
 int bh_giveup(uintptr_t target, int n, int64_t timeout_ns, int64_t gap_ns, uint64_t *ticks);
 
