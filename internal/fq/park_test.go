@@ -31,6 +31,16 @@ func TestSpinnerAdapts(t *testing.T) {
 	if s.window != spinMin || s.sporadic() {
 		t.Fatalf("after a short park: window %v, sporadic %v; want %v, false", s.window, s.sporadic(), spinMin)
 	}
+	// One long park in a stream (a hiccup) does not make it sporadic; two do.
+	s.parked(time.Millisecond)
+	if s.sporadic() {
+		t.Error("sporadic after one long park")
+	}
+	s.parked(time.Millisecond)
+	if !s.sporadic() {
+		t.Error("not sporadic after two long parks")
+	}
+	s.parked(time.Microsecond)
 	for range 20 {
 		s.parked(time.Microsecond)
 	}
