@@ -21,7 +21,9 @@
 // close together, then parks. A consumer whose events come far apart
 // parks on a futex in C, where a producer's wake-up reaches it as fast as
 // one C thread wakes another; this holds an OS thread, and at most 64
-// consumers in the process park that way at a time. The others park on an
+// consumers in the process park that way at a time. For 100 ms after its
+// last event such a consumer also keeps its P (at most GOMAXPROCS-1
+// consumers do, so one P is always left to the rest of the program). The others park on an
 // eventfd read through the runtime's network poller, which holds no
 // thread but wakes more slowly. An idle handle costs no CPU either way.
 //

@@ -3,6 +3,7 @@ package foreign
 import (
 	"context"
 	"errors"
+	"runtime"
 	"runtime/pprof"
 	"sync/atomic"
 	"testing"
@@ -303,4 +304,38 @@ func TestParkedConsumerSettles(t *testing.T) {
 			t.Errorf("got %d", v)
 		}
 	})
+}
+
+// At most GOMAXPROCS-1 parked consumers keep their P (fq's keepFor), so
+// that one is always left for the rest of the program: with every P kept,
+// its timers and goroutines waited up to 9 ms.
+func TestKeepersLeaveAP(t *testing.T) {
+	if !futexAvailable() {
+		t.Skip("no futex parking in this build")
+	}
+	old := fq.SetPark(fq.ParkFutex)
+	defer fq.SetPark(old)
+	n := runtime.GOMAXPROCS(0) + 2
+	got := make(chan int, n)
+	qs := make([]*Queue[int], n)
+	for i := range qs {
+		q, err := NewQueue(func(v int) { got <- v }, QueueConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer q.Close()
+		qs[i] = q
+	}
+	for i, q := range qs {
+		if err := q.Post(i); err != nil {
+			t.Fatal(err)
+		}
+		<-got
+	}
+	for _, q := range qs {
+		parkedOn(t, q.h, fq.ParkFutex)
+	}
+	if k, max := fq.Keepers(), runtime.GOMAXPROCS(0)-1; k > max {
+		t.Errorf("%d parked consumers keep their P, at most %d may", k, max)
+	}
 }

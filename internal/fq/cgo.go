@@ -14,6 +14,7 @@ package fq
 import "C"
 
 import (
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -182,8 +183,22 @@ const (
 
 // futexPark says whether a consumer can park on the futex (block.h, "Park
 // and wake"): on Linux, but for the portable build.
-var futexPark = C.fq_futex_park() != 0
+// It is cleared if the kernel refuses the futex.
+var futexPark atomic.Bool
+
+func init() { futexPark.Store(cFutexPark()) }
 
 // cParkSleep sleeps while the park word is FQ_PARK_FUTEX, for at most d
-// (negative: no limit), or returns spuriously.
-func cParkSleep(c *ctl, d time.Duration) { C.fq_sleep_parked(cc(c), C.int64_t(d)) }
+// (negative: no limit), or returns spuriously; false if the kernel refused
+// the futex.
+func cParkSleep(c *ctl, d time.Duration) bool { return C.fq_sleep_parked(cc(c), C.int64_t(d)) == 0 }
+
+func cRefuseFutex(on bool) {
+	o := C.int(0)
+	if on {
+		o = 1
+	}
+	C.fq_refuse_futex(o)
+}
+
+func cFutexPark() bool { return C.fq_futex_park() != 0 }

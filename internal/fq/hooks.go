@@ -47,3 +47,25 @@ func (h *Handle) FutexSleeps() uint64 { return h.sleeps.Load() }
 
 // KeepFor is how long a parked consumer keeps waking to hold its P.
 const KeepFor = keepFor
+
+// RefuseFutex makes the futex sleep fail as a kernel that refuses the
+// system call would (on), or restores it and lets consumers park on the
+// futex again (off). A test hook.
+func RefuseFutex(on bool) {
+	cRefuseFutex(on)
+	if !on {
+		futexPark.Store(cFutexPark())
+	}
+}
+
+// FutexParking reports whether consumers may park on the futex now.
+func FutexParking() bool { return futexPark.Load() }
+
+// Keepers is the number of parked consumers keeping their P now (park.go),
+// for the tests of its bound, GOMAXPROCS-1.
+func Keepers() int { return int(keepers.Load()) }
+
+// kickHook, if set, runs first in the AfterFunc that ends a park on the fd
+// when its context is done (a test hook, to order it against the park's
+// return).
+var kickHook func()

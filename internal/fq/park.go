@@ -52,7 +52,7 @@ var futexParked atomic.Int32
 func (h *Handle) Park(ctx context.Context, work func() bool) error {
 	c := h.c
 	state := uint32(parkParked)
-	if mode := parkMode.Load(); futexPark && mode != ParkFd && (mode == ParkFutex || h.spin.sporadic()) {
+	if mode := parkMode.Load(); futexPark.Load() && mode != ParkFd && (mode == ParkFutex || h.spin.sporadic()) {
 		if futexParked.Add(1) <= maxFutexParked {
 			state = parkFutex
 			defer futexParked.Add(-1)
@@ -105,19 +105,43 @@ func (h *Handle) sleepFutex(ctx context.Context) error {
 	// than the runtime's 10 ms, each followed by a look at the scheduling
 	// tick, so that the P stays the consumer's.
 	start := time.Now()
+	keep := keepers.Add(1) < int32(runtime.GOMAXPROCS(0))
+	defer func() {
+		if keep {
+			keepers.Add(-1)
+		}
+	}()
+	if !keep {
+		keepers.Add(-1)
+	}
 	for c.park.Load() == parkFutex {
 		h.sleeps.Add(1)
-		if time.Since(start) >= keepFor {
-			cParkSleep(c, -1)
-			continue
+		if keep && time.Since(start) >= keepFor {
+			keep = false
+			keepers.Add(-1)
 		}
-		cParkSleep(c, keepStep)
-		if c.park.Load() == parkFutex {
+		d := time.Duration(-1)
+		if keep {
+			d = keepStep
+		}
+		if !cParkSleep(c, d) {
+			// The futex is refused (a seccomp filter, say): park on the fd
+			// from now on, rather than spin here.
+			futexPark.Store(false)
+			return ctx.Err()
+		}
+		if keep && c.park.Load() == parkFutex {
 			h.refreshTick(time.Now())
 		}
 	}
 	return ctx.Err()
 }
+
+// keepers counts the consumers keeping their P while parked (keepFor): at
+// most GOMAXPROCS-1 at a time, so that one P is always left for the rest
+// of the program (its timers and goroutines would otherwise wait up to a
+// step, 9 ms).
+var keepers atomic.Int32
 
 // A consumer that sleeps in C for 10 ms or more loses its P on the
 // runtime's next look, whatever its scheduling tick, and then its wake-up
@@ -126,7 +150,8 @@ func (h *Handle) sleepFutex(ctx context.Context) error {
 // C ping-pong). So for the first keepFor of a park it sleeps keepStep at
 // a time and comes back to Go in between, which keeps the P (an idle P is
 // not taken before 10 ms): a periodic source up to keepFor apart finds
-// the consumer with its P. After keepFor the consumer sleeps until woken,
+// the consumer with its P. At most GOMAXPROCS-1 consumers keep their P
+// this way at a time (keepers); the others sleep until woken. After keepFor the consumer sleeps until woken,
 // so an idle handle costs no CPU; the steps cost one short wake-up every
 // keepStep for keepFor after each event.
 const (
@@ -142,9 +167,20 @@ func (h *Handle) sleep(ctx context.Context) error {
 			return ctx.Err()
 		default:
 		}
-		stop := context.AfterFunc(ctx, func() { _ = h.wake.SetReadDeadline(time.Unix(1, 0)) })
+		// If stop finds the AfterFunc started, wait until it has set the
+		// deadline before clearing it: cleared first, the past deadline
+		// would stay on the fd and every later park would return at once.
+		fired := make(chan struct{})
+		stop := context.AfterFunc(ctx, func() {
+			if kickHook != nil {
+				kickHook()
+			}
+			_ = h.wake.SetReadDeadline(time.Unix(1, 0))
+			close(fired)
+		})
 		defer func() {
 			if !stop() {
+				<-fired
 				_ = h.wake.SetReadDeadline(time.Time{})
 			}
 		}()

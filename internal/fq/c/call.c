@@ -146,11 +146,16 @@ static int await_result(fq_ctl *c, fq_slot *s, uint32_t gen, int64_t deadline) {
 		if ((st & 0xFF) == SLOT_DONE)
 			break;
 		int64_t now = fq_now_ns();
-		if ((st & 0xFF) == SLOT_COMPLETING || now < spin_until) {
+		if ((st & 0xFF) == SLOT_COMPLETING) { // the result is being written
 			sched_yield();
 			continue;
 		}
-		if (deadline >= 0 && now >= deadline) {
+		if (deadline < 0 || now < deadline) {
+			if (now < spin_until) {
+				sched_yield();
+				continue;
+			}
+		} else {
 			// From PENDING or SLEEPING; a failed CAS means the result is
 			// being written (or is there): it is ours after all.
 			if (atomic_compare_exchange_strong_explicit(&s->state, &st, gen << 8 | SLOT_ABANDONED,

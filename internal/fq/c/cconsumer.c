@@ -34,15 +34,11 @@ static __attribute__((unused)) int fq_c_recv(fq_ctl *c, void *msg) {
 	return 1;
 }
 
-// fq_c_park parks as the Go consumer does (park.go), on the wake fd or, on
-// Linux, on the futex: it takes turns, so that the sanitizer tests cover
-// the producers' wake-ups of both.
-static __attribute__((unused)) int fq_c_park(fq_ctl *c) {
-#if defined(__linux__) && !defined(FQ_PORTABLE)
-	static _Thread_local unsigned turn;
-	uint32_t medium = (turn++ & 1) ? FQ_PARK_FUTEX : FQ_PARK_PARKED;
-#else
-	uint32_t medium = FQ_PARK_PARKED;
+// fq_c_park_on parks as the Go consumer does (park.go), on the wake fd
+// (medium FQ_PARK_PARKED) or, on Linux, on the futex (FQ_PARK_FUTEX).
+static __attribute__((unused)) int fq_c_park_on(fq_ctl *c, uint32_t medium) {
+#if !defined(__linux__) || defined(FQ_PORTABLE)
+	medium = FQ_PARK_PARKED;
 #endif
 	uint32_t p = FQ_PARK_RUNNING;
 	if (!atomic_compare_exchange_strong_explicit(&c->park, &p, medium, memory_order_seq_cst,
@@ -73,6 +69,13 @@ static __attribute__((unused)) int fq_c_park(fq_ctl *c) {
 	atomic_compare_exchange_strong_explicit(&c->park, &p, FQ_PARK_RUNNING,
 	                                        memory_order_seq_cst, memory_order_relaxed);
 	return 0;
+}
+
+// fq_c_park parks on the fd and the futex by turns, so that the sanitizer
+// tests cover the producers' wake-ups of both.
+static __attribute__((unused)) int fq_c_park(fq_ctl *c) {
+	static _Thread_local unsigned turn;
+	return fq_c_park_on(c, (turn++ & 1) ? FQ_PARK_FUTEX : FQ_PARK_PARKED);
 }
 
 // fq_c_close closes the ring for a C owner that is stopping its consumer:

@@ -88,9 +88,10 @@ FQ_FN int fq_using_futex(void);
 FQ_FN void fq_relax(void); /* a pause in a spin loop */
 /* Parking on the futex (block.h, "Park and wake"); Linux only. */
 FQ_FN int fq_futex_park(void); /* 1 where a consumer can park on the futex */
-FQ_FN void fq_park_sleep(_Atomic uint32_t *park, int64_t timeout_ns); /* while *park == FQ_PARK_FUTEX */
+FQ_FN int fq_park_sleep(_Atomic uint32_t *park, int64_t timeout_ns); /* while *park == FQ_PARK_FUTEX; 0 or -errno */
 FQ_FN void fq_park_wake(_Atomic uint32_t *park); /* async-signal-safe; errno kept */
-FQ_FN void fq_sleep_parked(fq_ctl *c, int64_t timeout_ns); /* the consumer: fq_park_sleep on its park word */
+FQ_FN int fq_sleep_parked(fq_ctl *c, int64_t timeout_ns); /* the consumer: fq_park_sleep on its park word */
+FQ_FN void fq_refuse_futex(int on); /* test hook: fq_park_sleep fails with ENOSYS */
 
 /* fork.c: a child of fork() (see "Fork"). fq_watch_fork registers the
  * handlers, once; fq_forked is 1 in a child. */

@@ -219,17 +219,31 @@ FQ_FN int fq_futex_park(void) {
 #endif
 }
 
-FQ_FN void fq_park_sleep(_Atomic uint32_t *park, int64_t timeout_ns) {
+// futex_refused makes fq_park_sleep fail as a kernel that refuses the
+// futex would (a test hook).
+static _Atomic int futex_refused;
+
+FQ_FN void fq_refuse_futex(int on) { atomic_store_explicit(&futex_refused, on != 0, memory_order_relaxed); }
+
+FQ_FN int fq_park_sleep(_Atomic uint32_t *park, int64_t timeout_ns) {
+	if (atomic_load_explicit(&futex_refused, memory_order_relaxed))
+		return -ENOSYS;
 #ifdef FQ_LINUX
 	// Returns at once if the word is no longer FQ_PARK_FUTEX, on a wake-up,
 	// after timeout_ns (if not negative), or spuriously (a signal): the
-	// consumer looks again in every case.
+	// consumer looks again in every case. Any other failure (the system
+	// call refused, as a seccomp filter may) is reported: the consumer then
+	// parks on its fd instead of spinning here.
 	struct timespec ts = {.tv_sec = timeout_ns / 1000000000, .tv_nsec = timeout_ns % 1000000000};
-	syscall(SYS_futex, (uint32_t *)park, FUTEX_WAIT_PRIVATE, FQ_PARK_FUTEX, timeout_ns < 0 ? NULL : &ts, NULL,
-	        0);
+	if (syscall(SYS_futex, (uint32_t *)park, FUTEX_WAIT_PRIVATE, FQ_PARK_FUTEX, timeout_ns < 0 ? NULL : &ts, NULL,
+	            0) != 0 &&
+	    errno != EAGAIN && errno != EINTR && errno != ETIMEDOUT)
+		return -errno;
+	return 0;
 #else
 	(void)park;
 	(void)timeout_ns;
+	return -ENOSYS;
 #endif
 }
 

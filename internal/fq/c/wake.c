@@ -61,5 +61,5 @@ FQ_FN int fq_kick(foreign_token t) {
 
 // fq_sleep_parked is the consumer's sleep on the futex (park.go): while
 // its park word is FQ_PARK_FUTEX, for at most timeout_ns (-1: no limit),
-// or until a spurious return.
-FQ_FN void fq_sleep_parked(fq_ctl *c, int64_t timeout_ns) { fq_park_sleep(&c->park, timeout_ns); }
+// or until a spurious return; -errno if the kernel refuses the futex.
+FQ_FN int fq_sleep_parked(fq_ctl *c, int64_t timeout_ns) { return fq_park_sleep(&c->park, timeout_ns); }

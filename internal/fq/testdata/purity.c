@@ -93,8 +93,8 @@ static void *consumer(void *arg) {
 			got++;
 			continue;
 		}
-		for (int i = 0; i < 2000 && (r = fq_c_recv(qc, &m)) == 0; i++)
-			sched_yield(); // a short spin, as the Go consumer does, then park
+		for (int i = 0; i < 200 && (r = fq_c_recv(qc, &m)) == 0; i++)
+			sched_yield(); // a short spin, far shorter than the producers' pauses, then park
 		if (r > 0) {
 			got++;
 			continue;
