@@ -9,7 +9,7 @@
 //
 //	go run ./cmd/foreignbench [flags]
 //
-// With no flags it runs the default workload (about a minute on two
+// With no flags it runs the default workload (about two minutes on two
 // cores) and prints a table. -json and -format bench print the same results
 // for programs and for benchstat; -plot writes a chart.
 package main
@@ -83,7 +83,7 @@ func usage(fs *flag.FlagSet, w io.Writer) func() {
 Runs this library (foreign) side by side with the alternatives: //export
 calls, //export + channel, an eventfd or a pipe write per event, a
 uv_async_send-style coalescing wake-up, a mutex + condvar queue, and a C-only
-ring as the machine's floor. The default workload takes about a minute on
+ring as the machine's floor. The default workload takes about two minutes on
 two cores.
 
 Scenarios: %s.
@@ -105,7 +105,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		producers  = fs.String("producers", "1,2,4", "comma-separated C producer thread counts for throughput")
 		loads      = fs.String("loads", "none,gc,busy", "comma-separated loads for latency")
 		scale      = fs.String("scale", "1", "workload size: a factor of the default, or tiny (0.01)")
-		duration   = fs.Duration("duration", 0, "approximate total run time (overrides -scale; the default scale takes about 60s on 2 cores)")
+		duration   = fs.Duration("duration", 0, "approximate total run time (overrides -scale; the default scale takes about 135s on 2 cores)")
 	)
 	fs.IntVar(&o.reps, "reps", 3, "repetitions of every cell, to measure the spread")
 	fs.BoolVar(&o.jsonOut, "json", false, "print the results as JSON")
@@ -198,7 +198,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 }
 
 // defaultSeconds is about how long the default scale takes on two cores.
-const defaultSeconds = 60
+const defaultSeconds = 135
 
 func contains[T comparable](xs []T, x T) bool {
 	for _, y := range xs {

@@ -82,7 +82,7 @@ type Target struct {
 }
 
 // The workload at scale 1, sized so that the whole run takes about a
-// minute on two cores.
+// minute and a half on two cores (two with the idle scenario).
 const (
 	tputMessages   = 200_000 // per producer per repetition
 	latencyEvents  = 200_000 // per strategy, load and repetition, at 1 M/s
