@@ -20,6 +20,7 @@ type core struct {
 	name    string
 	onPanic func(*PanicError)
 	onClose func()
+	region  string // its runtime/trace region type (trace.go)
 
 	closeOnce sync.Once
 	done      chan struct{} // closed after the teardown, OnClose included

@@ -114,6 +114,7 @@ func NewFunc[A, R any](fn func(A) R, cfg FuncConfig) (*Func[A, R], error) {
 		return nil, err
 	}
 	f.q = q
+	q.region = regionFunc
 	if workers > 1 {
 		f.work = make(chan callMsg[A], workers)
 		for range workers {
@@ -180,6 +181,7 @@ func (f *Func[A, R]) work1() {
 func (f *Func[A, R]) serveMarked(m *callMsg[A]) {
 	old := f.q.h.Enter()
 	defer f.q.h.Leave(old)
+	defer endRegion(startRegion(regionFunc, f.q.name))
 	f.serve(m)
 }
 

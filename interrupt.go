@@ -60,6 +60,7 @@ func NewInterrupt(handler func(value int), cfg InterruptConfig) (*Interrupt, err
 	}
 	i := &Interrupt{handler: handler, fd: o.h.SigFd()}
 	i.init(o, cfg.Name, cfg.OnPanic, cfg.OnClose)
+	i.region = regionInterrupt
 	i.ctx, i.cancel = context.WithCancelCause(context.Background())
 	startConsumer(i)
 	return i, nil

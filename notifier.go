@@ -51,6 +51,7 @@ func NewNotifier(fn func(), cfg NotifierConfig) (*Notifier, error) {
 	}
 	n := &Notifier{fn: fn, repeat: cfg.Repeat}
 	n.init(o, cfg.Name, cfg.OnPanic, cfg.OnClose)
+	n.region = regionNotifier
 	startConsumer(n)
 	return n, nil
 }

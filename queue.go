@@ -118,6 +118,7 @@ func openQueue[T any](cfg QueueConfig, callArg, callRet, workers int) (*Queue[T]
 	}
 	q := &Queue[T]{buf: make([]T, min(o.h.Capacity(), maxBatch))}
 	q.init(o, cfg.Name, cfg.OnPanic, cfg.OnClose)
+	q.region = regionQueue
 	return q, nil
 }
 
@@ -200,6 +201,7 @@ func (q *Queue[T]) PostWait(ctx context.Context, v T) error { return fq.PostWait
 func (q *Queue[T]) deliver() {
 	old := q.h.Enter()
 	defer q.h.Leave(old)
+	defer endRegion(startRegion(q.region, q.name))
 	for len(q.rest) > 0 {
 		q.handleSafely()
 	}

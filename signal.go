@@ -25,6 +25,7 @@ func openSig(kind int, withFd bool, loop *Loop) (opened, error) {
 func (h *core) call(runs *atomic.Uint64, f func()) {
 	old := h.h.Enter()
 	defer h.h.Leave(old)
+	defer endRegion(startRegion(h.region, h.name))
 	runs.Add(1)
 	h.safely(f)
 }

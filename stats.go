@@ -1,6 +1,8 @@
-// stats.go: the counters every handle reports.
+// stats.go: the counters every handle reports, and their log/slog form.
 
 package foreign
+
+import "log/slog"
 
 // Stats is a snapshot of a queue's counters. The counters are read one at a
 // time while producers run, so they are not a consistent cut; each is exact
@@ -17,4 +19,22 @@ type Stats struct {
 	Panics         uint64 // handler panics recovered
 	TimedOut       uint64 // waiting posts and calls that gave up
 	LateResults    uint64 // Func: results dropped because the caller had gone
+}
+
+// LogValue makes Stats a log/slog group of its counters, so that
+// slog.Any("queue", q.Stats()) logs them by name.
+func (s Stats) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.Int("capacity", s.Capacity),
+		slog.Uint64("posted", s.Posted),
+		slog.Uint64("delivered", s.Delivered),
+		slog.Uint64("depth", s.Depth),
+		slog.Uint64("high_water", s.HighWater),
+		slog.Uint64("rejected_full", s.RejectedFull),
+		slog.Uint64("rejected_closed", s.RejectedClosed),
+		slog.Uint64("wakeups", s.Wakeups),
+		slog.Uint64("panics", s.Panics),
+		slog.Uint64("timed_out", s.TimedOut),
+		slog.Uint64("late_results", s.LateResults),
+	)
 }

@@ -1,8 +1,11 @@
 package foreign
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"log/slog"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -204,5 +207,38 @@ func TestEdgesOfTheGoAPI(t *testing.T) {
 	}
 	if _, err := NewFunc(func(int) string { return "" }, FuncConfig{}); !errors.Is(err, ErrInvalid) {
 		t.Errorf("a string result: %v", err)
+	}
+}
+
+// Stats logs as a log/slog group of its counters, each by name.
+func TestStatsLogValue(t *testing.T) {
+	q, err := NewQueue(func(int) {}, QueueConfig{Capacity: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if err := q.Post(i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = q.Close()
+	var buf bytes.Buffer
+	slog.New(slog.NewJSONHandler(&buf, nil)).Info("done", "queue", q.Stats())
+	var rec struct {
+		Queue map[string]float64 `json:"queue"`
+	}
+	if err := json.Unmarshal(buf.Bytes(), &rec); err != nil {
+		t.Fatalf("%v: %s", err, buf.Bytes())
+	}
+	want := map[string]float64{"capacity": 8, "posted": 3, "delivered": 3, "depth": 0, "rejected_full": 0,
+		"rejected_closed": 0, "wakeups": rec.Queue["wakeups"], "panics": 0, "timed_out": 0, "late_results": 0,
+		"high_water": rec.Queue["high_water"]}
+	if len(rec.Queue) != len(want) {
+		t.Fatalf("logged %v", rec.Queue)
+	}
+	for k, v := range want {
+		if got, ok := rec.Queue[k]; !ok || got != v {
+			t.Errorf("%s = %v (present %v), want %v", k, got, ok, v)
+		}
 	}
 }
