@@ -1,0 +1,155 @@
+// Package metrics publishes the Stats of foreign's handles where Go
+// programs already look: the Prometheus text exposition format (for a
+// /metrics endpoint or any scraper that reads it) and expvar. It needs
+// nothing beyond the standard library, and the core package does not
+// depend on it.
+//
+// Register each handle under a name; every read takes a fresh Stats
+// snapshot of each one:
+//
+//	reg := metrics.NewRegistry()
+//	reg.Register("mqtt-in", q)
+//	http.Handle("/metrics", reg.Handler())
+//	expvar.Publish("foreign", reg.Var())
+package metrics
+
+import (
+	"errors"
+	"expvar"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/foreigncall/foreign"
+)
+
+// Source is anything with foreign's Stats: every kind of handle, and a
+// Loop's handles each on their own.
+type Source interface {
+	Stats() foreign.Stats
+}
+
+// Registry is a set of named handles. The zero value is not ready: use
+// NewRegistry. It is safe for concurrent use.
+type Registry struct {
+	mu      sync.Mutex
+	sources map[string]Source
+}
+
+// NewRegistry returns an empty registry.
+func NewRegistry() *Registry { return &Registry{sources: map[string]Source{}} }
+
+// ErrDuplicate is returned by Register for a name already registered.
+var ErrDuplicate = errors.New("metrics: name already registered")
+
+// Register adds s under name, which becomes its handle label. A name
+// already in use is refused with ErrDuplicate, an empty one or a nil s with
+// an error.
+func (r *Registry) Register(name string, s Source) error {
+	if name == "" || s == nil {
+		return errors.New("metrics: Register needs a name and a source")
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.sources[name]; ok {
+		return fmt.Errorf("%w: %q", ErrDuplicate, name)
+	}
+	r.sources[name] = s
+	return nil
+}
+
+// Unregister removes name; it does nothing if name is not registered.
+func (r *Registry) Unregister(name string) {
+	r.mu.Lock()
+	delete(r.sources, name)
+	r.mu.Unlock()
+}
+
+// snapshot reads every source's Stats, sorted by name.
+func (r *Registry) snapshot() ([]string, []foreign.Stats) {
+	r.mu.Lock()
+	names := make([]string, 0, len(r.sources))
+	srcs := make([]Source, 0, len(r.sources))
+	for n := range r.sources {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		srcs = append(srcs, r.sources[n])
+	}
+	r.mu.Unlock()
+	stats := make([]foreign.Stats, len(srcs))
+	for i, s := range srcs { // outside the lock: Stats may take a while
+		stats[i] = s.Stats()
+	}
+	return names, stats
+}
+
+// metric is one exposed series family: its name, type, help and value.
+type metric struct {
+	name, typ, help string
+	value           func(foreign.Stats) uint64
+}
+
+var families = []metric{
+	{"foreign_capacity", "gauge", "Messages the handle's ring holds.", func(s foreign.Stats) uint64 { return uint64(max(s.Capacity, 0)) }},
+	{"foreign_posted_total", "counter", "Messages (or calls, or signals) accepted.", func(s foreign.Stats) uint64 { return uint64(s.Posted) }},
+	{"foreign_delivered_total", "counter", "Messages handed to the handler or to Recv.", func(s foreign.Stats) uint64 { return uint64(s.Delivered) }},
+	{"foreign_depth", "gauge", "Accepted messages not yet delivered.", func(s foreign.Stats) uint64 { return uint64(s.Depth) }},
+	{"foreign_high_water", "gauge", "The largest depth the consumer has seen.", func(s foreign.Stats) uint64 { return uint64(s.HighWater) }},
+	{"foreign_rejected_full_total", "counter", "Posts refused because the handle was full.", func(s foreign.Stats) uint64 { return uint64(s.RejectedFull) }},
+	{"foreign_rejected_closed_total", "counter", "Posts refused because the handle was closed.", func(s foreign.Stats) uint64 { return uint64(s.RejectedClosed) }},
+	{"foreign_wakeups_total", "counter", "System calls made to wake the parked consumer.", func(s foreign.Stats) uint64 { return uint64(s.Wakeups) }},
+	{"foreign_panics_total", "counter", "Handler panics recovered.", func(s foreign.Stats) uint64 { return uint64(s.Panics) }},
+	{"foreign_timed_out_total", "counter", "Waiting posts and calls that gave up.", func(s foreign.Stats) uint64 { return uint64(s.TimedOut) }},
+	{"foreign_late_results_total", "counter", "Func results dropped because the caller had gone.", func(s foreign.Stats) uint64 { return uint64(s.LateResults) }},
+}
+
+// WritePrometheus writes every registered handle's Stats in the Prometheus
+// text exposition format (version 0.0.4): one family per counter, each
+// series labelled handle="name".
+func (r *Registry) WritePrometheus(w io.Writer) error {
+	names, stats := r.snapshot()
+	var b strings.Builder
+	for _, m := range families {
+		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s %s\n", m.name, m.help, m.name, m.typ)
+		for i, n := range names {
+			fmt.Fprintf(&b, "%s{handle=\"%s\"} %d\n", m.name, escapeLabel(n), m.value(stats[i]))
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// escapeLabel escapes a label value as the text format requires:
+// backslash, double quote and line feed.
+func escapeLabel(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(s)
+}
+
+// Handler serves WritePrometheus over HTTP, for a /metrics endpoint.
+func (r *Registry) Handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+		if err := r.WritePrometheus(w); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+		}
+	})
+}
+
+// Var is an expvar.Var whose value is a JSON object of every registered
+// handle's Stats, by name, read afresh each time: publish it with
+// expvar.Publish.
+func (r *Registry) Var() expvar.Var {
+	return expvar.Func(func() any {
+		names, stats := r.snapshot()
+		m := make(map[string]foreign.Stats, len(names))
+		for i, n := range names {
+			m[n] = stats[i]
+		}
+		return m
+	})
+}

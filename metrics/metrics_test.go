@@ -1,0 +1,130 @@
+package metrics
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/foreigncall/foreign"
+)
+
+func newQueue(t *testing.T) *foreign.Queue[int] {
+	t.Helper()
+	q, err := foreign.NewQueue(func(int) {}, foreign.QueueConfig{Capacity: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return q
+}
+
+// Every counter of every registered handle is written, labelled with its
+// name (escaped), with one HELP and TYPE line per family, from a fresh
+// snapshot.
+func TestWritePrometheus(t *testing.T) {
+	reg := NewRegistry()
+	q := newQueue(t)
+	for i := range 3 {
+		if err := q.Post(i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = q.Close()
+	f, err := foreign.NewFunc(func(x int) int { return x }, foreign.FuncConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.Call(context.Background(), 1); err != nil {
+		t.Fatal(err)
+	}
+	odd := "in \"q\"\\\n"
+	if err := reg.Register("mqtt", q); err != nil {
+		t.Fatal(err)
+	}
+	if err := reg.Register(odd, f); err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	if err := reg.WritePrometheus(&b); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{
+		"# TYPE foreign_posted_total counter\n",
+		"# TYPE foreign_depth gauge\n",
+		`foreign_posted_total{handle="mqtt"} 3` + "\n",
+		`foreign_delivered_total{handle="mqtt"} 3` + "\n",
+		`foreign_capacity{handle="mqtt"} 8` + "\n",
+		`foreign_posted_total{handle="in \"q\"\\\n"} 1` + "\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in:\n%s", want, out)
+		}
+	}
+	if n := strings.Count(out, "# TYPE "); n != len(families) {
+		t.Errorf("%d TYPE lines, want %d", n, len(families))
+	}
+	for _, line := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
+		if !strings.HasPrefix(line, "# ") && strings.Count(line, " ") < 1 {
+			t.Errorf("malformed line %q", line)
+		}
+	}
+}
+
+// Register refuses duplicates and empty input; Unregister removes.
+func TestRegister(t *testing.T) {
+	reg := NewRegistry()
+	q := newQueue(t)
+	defer q.Close()
+	if err := reg.Register("a", q); err != nil {
+		t.Fatal(err)
+	}
+	if err := reg.Register("a", q); !errors.Is(err, ErrDuplicate) {
+		t.Errorf("duplicate: %v", err)
+	}
+	if err := reg.Register("", q); err == nil {
+		t.Error("empty name accepted")
+	}
+	if err := reg.Register("b", nil); err == nil {
+		t.Error("nil source accepted")
+	}
+	reg.Unregister("a")
+	reg.Unregister("never")
+	var b strings.Builder
+	_ = reg.WritePrometheus(&b)
+	if strings.Contains(b.String(), `handle="a"`) {
+		t.Error("unregistered handle still written")
+	}
+}
+
+// Handler serves the text format with its content type; Var is expvar's
+// JSON of every handle's Stats by name.
+func TestHandlerAndVar(t *testing.T) {
+	reg := NewRegistry()
+	q := newQueue(t)
+	if err := q.Post(7); err != nil {
+		t.Fatal(err)
+	}
+	_ = q.Close()
+	if err := reg.Register("q", q); err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	reg.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	if ct := rec.Header().Get("Content-Type"); !strings.HasPrefix(ct, "text/plain; version=0.0.4") {
+		t.Errorf("content type %q", ct)
+	}
+	if !strings.Contains(rec.Body.String(), `foreign_posted_total{handle="q"} 1`) {
+		t.Errorf("body:\n%s", rec.Body.String())
+	}
+	var m map[string]foreign.Stats
+	if err := json.Unmarshal([]byte(reg.Var().String()), &m); err != nil {
+		t.Fatal(err)
+	}
+	if m["q"].Posted != 1 || m["q"].Delivered != 1 {
+		t.Errorf("expvar: %+v", m)
+	}
+}
