@@ -116,6 +116,7 @@ func NewFunc[A, R any](fn func(A) R, cfg FuncConfig) (*Func[A, R], error) {
 	f.q = q
 	q.region = regionFunc
 	if workers > 1 {
+		q.region = regionDispatch
 		f.work = make(chan callMsg[A], workers)
 		for range workers {
 			f.workers.Go(f.work1)

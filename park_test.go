@@ -295,6 +295,9 @@ func TestParkedConsumerSettles(t *testing.T) {
 	if !q.h.ParkedOnFutex() {
 		t.Fatal("not parked on the futex")
 	}
+	if k := fq.Keepers(); k != 0 {
+		t.Errorf("%d consumers still counted as keeping their P long after keepFor", k)
+	}
 	// And it is still woken at once.
 	if err := q.Post(7); err != nil {
 		t.Fatal(err)

@@ -17,6 +17,10 @@ const (
 	regionFunc      = "foreign.Func"
 	regionNotifier  = "foreign.Notifier"
 	regionInterrupt = "foreign.Interrupt"
+
+	// A Func with workers: its consumer only hands calls to them, and
+	// each call runs in a foreign.Func region on its worker.
+	regionDispatch = "foreign.Func.dispatch"
 )
 
 // startRegion starts a region of the given type for the named handle, or
@@ -27,8 +31,9 @@ func startRegion(typ, name string) *trace.Region {
 		return nil
 	}
 	ctx := context.Background()
-	trace.Log(ctx, "foreign.handle", name)
-	return trace.StartRegion(ctx, typ)
+	r := trace.StartRegion(ctx, typ)
+	trace.Log(ctx, "foreign.handle", name) // inside the region
+	return r
 }
 
 func endRegion(r *trace.Region) {

@@ -124,19 +124,18 @@ func (r *Registry) WritePrometheus(w io.Writer) error {
 	return err
 }
 
-// escapeLabel escapes a label value as the text format requires:
-// backslash, double quote and line feed.
-func escapeLabel(s string) string {
-	return strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(s)
-}
+// escapeLabel makes a label value valid UTF-8 (a scraper refuses the whole
+// page otherwise) and escapes what the text format requires: backslash,
+// double quote and line feed.
+func escapeLabel(s string) string { return labelEscaper.Replace(strings.ToValidUTF8(s, "\uFFFD")) }
+
+var labelEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
 
 // Handler serves WritePrometheus over HTTP, for a /metrics endpoint.
 func (r *Registry) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-		if err := r.WritePrometheus(w); err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-		}
+		_ = r.WritePrometheus(w) // a failed write is the client gone: nothing to tell it
 	})
 }
 

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/foreigncall/foreign"
 )
@@ -126,5 +127,21 @@ func TestHandlerAndVar(t *testing.T) {
 	}
 	if m["q"].Posted != 1 || m["q"].Delivered != 1 {
 		t.Errorf("expvar: %+v", m)
+	}
+}
+
+// A handle name that is not valid UTF-8 is written as valid UTF-8: a
+// scraper would refuse the whole page otherwise.
+func TestLabelValidUTF8(t *testing.T) {
+	reg := NewRegistry()
+	q := newQueue(t)
+	defer q.Close()
+	if err := reg.Register("bad\xffname", q); err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	_ = reg.WritePrometheus(&b)
+	if !utf8.ValidString(b.String()) || !strings.Contains(b.String(), `handle="bad`+"\uFFFD"+`name"`) {
+		t.Errorf("not valid UTF-8 or not replaced:\n%q", b.String())
 	}
 }

@@ -105,7 +105,7 @@ func (h *Handle) sleepFutex(ctx context.Context) error {
 	// than the runtime's 10 ms, each followed by a look at the scheduling
 	// tick, so that the P stays the consumer's.
 	start := time.Now()
-	keep := keepers.Add(1) < int32(runtime.GOMAXPROCS(0))
+	keep := keepers.Add(1) < int32(h.procs())
 	defer func() {
 		if keep {
 			keepers.Add(-1)
@@ -344,6 +344,15 @@ func (h *Handle) schedState() (runnable, free bool) {
 		v[i] = s.Value.Uint64()
 	}
 	return v[0] > 0, v[1] < v[2]
+}
+
+// procs is GOMAXPROCS as schedState last read it (Park reads it before
+// each sleep on the futex), without taking the scheduler's lock again.
+func (h *Handle) procs() int {
+	if h.sched != nil && h.sched[2].Value.Kind() == metrics.KindUint64 {
+		return int(h.sched[2].Value.Uint64())
+	}
+	return runtime.GOMAXPROCS(0)
 }
 
 // othersWait: goroutines wait for a P, and one is free (see schedState).
