@@ -43,38 +43,10 @@ func parkedOn(t *testing.T, h *fq.Handle, mode int) {
 		case fq.ParkFd:
 			return !h.ParkedOnFutex()
 		case fq.ParkFutex:
-			return h.ParkedOnFutex() || !futexAvailable()
+			return h.ParkedOnFutex() || !fq.FutexParking()
 		}
 		return true
 	})
-}
-
-// futexAvailable: the portable build parks on the fd only.
-func futexAvailable() bool {
-	old := fq.SetPark(fq.ParkFutex)
-	defer fq.SetPark(old)
-	q, err := NewPullQueue[int](PullConfig{})
-	if err != nil {
-		return false
-	}
-	defer q.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
-	defer cancel()
-	seen := make(chan bool, 1)
-	go func() {
-		for {
-			if q.h.ParkedOnFutex() {
-				seen <- true
-				return
-			}
-			if ctx.Err() != nil {
-				seen <- false
-				return
-			}
-		}
-	}()
-	_, _ = q.Recv(ctx)
-	return <-seen
 }
 
 // Every kind of handle is woken from its park, on each medium, by C and
@@ -274,7 +246,7 @@ func TestFutexParkedBounded(t *testing.T) {
 // A consumer parked on the futex wakes in steps only for fq.KeepFor after
 // its last event, then sleeps until woken: an idle handle costs no CPU.
 func TestParkedConsumerSettles(t *testing.T) {
-	if !futexAvailable() {
+	if !fq.FutexParking() {
 		t.Skip("no futex parking in this build")
 	}
 	old := fq.SetPark(fq.ParkFutex)
@@ -313,7 +285,7 @@ func TestParkedConsumerSettles(t *testing.T) {
 // that one is always left for the rest of the program: with every P kept,
 // its timers and goroutines waited up to 9 ms.
 func TestKeepersLeaveAP(t *testing.T) {
-	if !futexAvailable() {
+	if !fq.FutexParking() {
 		t.Skip("no futex parking in this build")
 	}
 	old := fq.SetPark(fq.ParkFutex)

@@ -30,8 +30,8 @@ type Handle struct {
 	// Consumer-owned: used by one goroutine at a time.
 	head    uint64
 	spin    spinner
-	yielded time.Time        // the consumer's last runtime.Gosched before a park (park.go)
-	sched   []metrics.Sample // the runtime's counts of goroutines and Ps (park.go)
+	yielded time.Time        // the consumer's last runtime.Gosched before a park (sched.go)
+	sched   []metrics.Sample // the runtime's counts of goroutines and Ps (sched.go)
 
 	// Written by the consumer, read by Stats.
 	freed  atomic.Bool              // set by Free, under life
@@ -90,6 +90,7 @@ func Open(a OpenArgs) (*Handle, error) {
 		mask:     c.mask.Load(),
 		cellSize: uintptr(c.cellSize.Load()),
 		head:     c.head.Load(),
+		spin:     newSpinner(),
 		ready:    a.Ready,
 		id:       a.ID,
 	}

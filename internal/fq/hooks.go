@@ -32,7 +32,7 @@ func SetPark(mode int) (old int) { return int(parkMode.Swap(int32(mode))) }
 
 // FutexParked is the number of consumers parked on the futex now (for the
 // tests of its bound).
-func FutexParked() int { return int(futexParked.Load()) }
+func FutexParked() int { return futexParked.count() }
 
 // MaxFutexParked is the bound on FutexParked.
 const MaxFutexParked = maxFutexParked
@@ -63,7 +63,7 @@ func FutexParking() bool { return futexPark.Load() }
 
 // Keepers is the number of parked consumers keeping their P now (park.go),
 // for the tests of its bound, GOMAXPROCS-1.
-func Keepers() int { return int(keepers.Load()) }
+func Keepers() int { return keepers.count() }
 
 // kickHook, if set, runs first in the AfterFunc that ends a park on the fd
 // when its context is done (a test hook, to order it against the park's

@@ -7,12 +7,12 @@ import (
 	"time"
 )
 
-// The spin window adapts (park.go, spinner): a fresh consumer spins the
+// The spin window adapts (spinner.go): a fresh consumer spins the
 // full window and counts as sporadic; long parks shrink the window to 0,
 // so a sporadic consumer parks at once; short parks grow it back to the
 // full window and make the consumer a stream (it parks on the fd).
 func TestSpinnerAdapts(t *testing.T) {
-	var s spinner
+	s := newSpinner()
 	if !s.sporadic() {
 		t.Error("a fresh consumer is not sporadic")
 	}
@@ -54,10 +54,10 @@ func TestSpinnerAdapts(t *testing.T) {
 // The spinner yields to goroutines its handler readied only when asked,
 // once per spin, at the start.
 func TestSpinnerYieldsFirst(t *testing.T) {
-	var s spinner
+	s := newSpinner()
 	asked := 0
-	yield := func() bool { asked++; return true }
-	for s.wait(yield) {
+	start := func() (bool, bool) { asked++; return true, false }
+	for s.wait(start) {
 	}
 	if asked != 1 {
 		t.Errorf("asked %d times in one spin, want 1", asked)
