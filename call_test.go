@@ -239,8 +239,8 @@ func TestCallBadInput(t *testing.T) {
 	if rc := cthreads.Call(ft, ap, an, rp, 8, -1); rc != fq.CodeClosed {
 		t.Errorf("closed: %d", rc)
 	}
-	if _, err := NewFunc(func(int) [8192]byte { return [8192]byte{} }, FuncConfig{}); err == nil {
-		t.Error("a result over 4 KiB was accepted")
+	if _, err := NewFunc(func(int) [16<<20 + 1]byte { return [16<<20 + 1]byte{} }, FuncConfig{}); err == nil {
+		t.Error("a result over 16 MiB was accepted")
 	}
 	if _, err := NewFunc(func(string) int { return 0 }, FuncConfig{}); err == nil {
 		t.Error("a string argument was accepted")

@@ -110,13 +110,31 @@
 // # Messages
 //
 // The message type T must be plain data: booleans, numbers, and arrays and
-// structs of them, at most 64 KiB. Pointers, strings, slices, maps,
+// structs of them, at most 16 MiB (a ring holds Capacity of them: the
+// default Capacity is smaller for large types, so that a default ring stays
+// under 64 MiB). Pointers, strings, slices, maps,
 // interfaces, channels and funcs are refused when the queue is made, because
 // messages travel through memory the garbage collector does not scan. A C
 // caller passes sizeof its struct, which must equal the size of T (lay out
 // the Go struct to match the C one, padding included). A Queue[struct{}]
 // counts posts: C posts with length 0 (the message may be NULL), and each
 // post is one handler call.
+//
+// # Byte strings
+//
+// A ByteQueue (NewByteQueue, NewByteBatchQueue) or BytePullQueue carries
+// byte strings of any length up to a maximum set when it is made (up to
+// 1 GiB), through a ring bounded in bytes: C posts with foreign_post(t,
+// buf, len), or foreign_postv to send a header and a payload without
+// copying them together. A message longer than the maximum is refused with
+// FOREIGN_EMSGSIZE (ErrMessageSize); one that does not fit now with
+// FOREIGN_EFULL. Posting keeps every promise of a Queue: lock-free,
+// allocation-free, async-signal-safe, exactly once, in order per producer.
+// The handler receives each message in place in the ring, without a copy;
+// a pull reader copies it into its own buffer (ReadInto). A BytesFunc is
+// a function of byte strings: C calls it with foreign_callv, which takes a
+// gather list as its argument and receives a result of any length into
+// the caller's buffer, told how much was written.
 //
 // # Threads and signals
 //

@@ -30,6 +30,9 @@ var (
 	ErrDeadlock = fq.ErrDeadlock
 	// ErrPanic: the Go handler panicked.
 	ErrPanic = errors.New("foreign: handler panicked")
+	// ErrMessageSize: a message or a result longer than the handle's
+	// maximum (or than the caller's buffer).
+	ErrMessageSize = fq.ErrMsgSize
 )
 
 var codeErrs = []struct {
@@ -42,6 +45,7 @@ var codeErrs = []struct {
 	{fq.CodeTimedOut, ErrTimeout},
 	{fq.CodeDeadlock, ErrDeadlock},
 	{fq.CodePanic, ErrPanic},
+	{fq.CodeMsgSize, ErrMessageSize},
 }
 
 // FromCode converts a return code of the C ABI (foreign.h) into an error:

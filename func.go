@@ -28,7 +28,9 @@ type Func[A, R any] struct {
 	pending map[uint64]*goCall[R] // Go callers waiting, by id
 	nextID  uint64
 
-	work    chan callMsg[A] // to the workers, when Workers > 1
+	work    chan *callMsg[A] // to the workers, when Workers > 1
+	msgs    sync.Pool        // *callMsg[A]: the calls handed to workers
+	rets    sync.Pool        // *R: results on their way to C callers
 	workers sync.WaitGroup
 
 	late atomic.Uint64
@@ -76,16 +78,21 @@ type callMsg[A any] struct {
 const goCallBit = 1 << 63
 
 type goCall[R any] struct {
-	ch chan callResult[R] // buffered: the consumer never blocks on it
+	res callResult[R] // written by the consumer before it signals ch
+	ch  chan struct{} // buffered: the consumer never blocks on it
 }
 
+// callResult is a call's outcome. Go calls pass it by pointer, and workers
+// their calls: a channel's element must stay under 64 KiB, and A and R may
+// be up to 16 MiB.
 type callResult[R any] struct {
 	r   R
 	err error
 }
 
 // NewFunc returns a Func that runs fn for every call. A and R must be plain
-// data, as for NewQueue; R at most 4 KiB.
+// data, as for NewQueue; A and R at most 16 MiB each. For arguments and
+// results of varying length, see BytesFunc.
 func NewFunc[A, R any](fn func(A) R, cfg FuncConfig) (*Func[A, R], error) {
 	if fn == nil {
 		return nil, fmt.Errorf("foreign: NewFunc: nil function: %w", ErrInvalid)
@@ -117,14 +124,19 @@ func NewFunc[A, R any](fn func(A) R, cfg FuncConfig) (*Func[A, R], error) {
 	q.region = regionFunc
 	if workers > 1 {
 		q.region = regionDispatch
-		f.work = make(chan callMsg[A], workers)
+		f.work = make(chan *callMsg[A], workers)
 		for range workers {
 			f.workers.Go(f.work1)
 		}
 		q.handle = func(vs []callMsg[A], done *int) {
 			for i := range vs {
 				*done = i + 1
-				f.work <- vs[i]
+				m, _ := f.msgs.Get().(*callMsg[A])
+				if m == nil {
+					m = new(callMsg[A])
+				}
+				*m = vs[i] // the batch's buffer is reused once the batch is handed out
+				f.work <- m
 			}
 		}
 		// The workers end once the queue has handed them its last call,
@@ -173,7 +185,8 @@ func (f *Func[A, R]) work1() {
 		}
 	}()
 	for m := range f.work {
-		f.serveMarked(&m)
+		f.serveMarked(m)
+		f.msgs.Put(m)
 	}
 	finished = true
 }
@@ -188,11 +201,19 @@ func (f *Func[A, R]) serveMarked(m *callMsg[A]) {
 
 // serve runs one call and hands its result to the caller, even if fn
 // ends its goroutine with runtime.Goexit (the caller then gets ErrPanic).
+// The error for a Goexit is made only then: made up front, and captured
+// by the deferred reply, it cost an allocation per call (and so did R).
 func (f *Func[A, R]) serve(m *callMsg[A]) {
-	var r R
-	err := error(&PanicError{Name: f.q.name, Value: errGoexit})
-	defer func() { f.reply(m.hdr, r, err) }()
-	r, err = f.invoke(m.arg)
+	answered := false
+	defer func() {
+		if !answered {
+			var zero R
+			f.reply(m.hdr, zero, &PanicError{Name: f.q.name, Value: errGoexit})
+		}
+	}()
+	r, err := f.invoke(m.arg)
+	answered = true
+	f.reply(m.hdr, r, err)
 }
 
 // reply hands a call's result to its caller, or counts it as late.
@@ -206,12 +227,21 @@ func (f *Func[A, R]) reply(hdr uint64, r R, err error) {
 			f.late.Add(1) // the caller's ctx ended first
 			return
 		}
-		gc.ch <- callResult[R]{r, err}
+		gc.res = callResult[R]{r, err}
+		gc.ch <- struct{}{}
 		return
 	}
-	if fq.Complete(hdr, Code(err), unsafe.Pointer(&r), unsafe.Sizeof(r)) {
+	// The result goes to C from a buffer of the pool's: the address of r
+	// itself, passed to C, would move r to the heap on every call.
+	p, _ := f.rets.Get().(*R)
+	if p == nil {
+		p = new(R)
+	}
+	*p = r
+	if fq.Complete(hdr, Code(err), unsafe.Pointer(p), unsafe.Sizeof(r)) {
 		f.late.Add(1) // the C caller timed out first
 	}
+	f.rets.Put(p)
 }
 
 // invoke runs fn, turning a panic into an error that is reported and
@@ -254,7 +284,7 @@ func (f *Func[A, R]) Call(ctx context.Context, a A) (R, error) {
 	}
 	gc, _ := f.calls.Get().(*goCall[R])
 	if gc == nil {
-		gc = &goCall[R]{ch: make(chan callResult[R], 1)}
+		gc = &goCall[R]{ch: make(chan struct{}, 1)}
 	}
 	f.mu.Lock()
 	f.nextID++
@@ -273,9 +303,8 @@ func (f *Func[A, R]) Call(ctx context.Context, a A) (R, error) {
 		f.calls.Put(gc)
 		return zero, err
 	}
-	var res callResult[R]
 	select {
-	case res = <-gc.ch:
+	case <-gc.ch:
 	case <-ctx.Done():
 		if forget() {
 			// Gone from pending: the consumer will never send on gc.ch.
@@ -283,10 +312,11 @@ func (f *Func[A, R]) Call(ctx context.Context, a A) (R, error) {
 			h.CountTimeout()
 			return zero, ctx.Err()
 		}
-		res = <-gc.ch // the function already ran; its result is on the way
+		<-gc.ch // the function already ran; its result is on the way
 	}
+	r, err := gc.res.r, gc.res.err
 	f.calls.Put(gc) // gc.ch is empty again
-	return res.r, res.err
+	return r, err
 }
 
 // Close stops accepting calls (later calls fail with ErrClosed, C:

@@ -159,4 +159,4 @@ func (q *PullQueue[T]) tryReader() bool {
 }
 
 // Stats returns the queue's counters.
-func (q *PullQueue[T]) Stats() Stats { return ringStats(q.h, q.panics.Load(), q.taken.Load()) }
+func (q *PullQueue[T]) Stats() Stats { return ringStats(q.h, q.panics.Load(), q.taken.Load(), 0) }

@@ -60,11 +60,18 @@ type Queue[T any] struct {
 	core
 	handle func(vs []T, done *int) // runs a batch; *done counts messages consumed, even by a panic
 	drain  func()                  // run after the last delivery, before the teardown (Func's workers)
+	// take fills buf with what is ready and returns how many; nil copies
+	// cells out of the ring (fq.Take). delivered, if set, runs after each
+	// batch has been handled (a byte ring releases its records there).
+	take      func(buf []T) int
+	delivered func(full bool)
 
 	buf      []T           // consumer's batch buffer
 	rest     []T           // the part of buf not yet handed to the handler
 	progress int           // consumer's count of the batch handled (handleSafely)
 	handled  atomic.Uint64 // messages handed to the handler (Stats.Delivered)
+
+	handledBytes atomic.Uint64 // a byte ring's payload bytes delivered
 }
 
 // NewQueue returns a queue whose messages are delivered to handler, one at a
@@ -137,9 +144,14 @@ func openTyped[T any](capacity int, loop *Loop, callArg, callRet, workers int) (
 	case capacity < 0 || capacity > fq.MaxCapacity:
 		return opened{}, fmt.Errorf("foreign: capacity %d out of range [0, %d]: %w", capacity, fq.MaxCapacity, ErrInvalid)
 	case capacity == 0:
-		capacity = defaultCapacity
+		// 1024, or fewer for large messages: a default ring of at most
+		// 64 MiB (and at least 16 cells).
+		capacity = min(defaultCapacity, max(16, (64<<20)/int(size+8)))
 	}
 	capacity = 1 << bitsFor(capacity)
+	if uint64(capacity)*uint64(size+16) > uint64(fq.MaxRing) {
+		return opened{}, fmt.Errorf("foreign: capacity %d of %d-byte messages over %d bytes: %w", capacity, size, fq.MaxRing, ErrInvalid)
+	}
 	kind := fq.KindQueue
 	if callRet >= 0 {
 		kind = fq.KindFunc
@@ -166,13 +178,21 @@ func (q *Queue[T]) drained() bool { return q.h.Drained() }
 
 func (q *Queue[T]) serve() bool {
 	if len(q.rest) == 0 { // else a consumer ended by runtime.Goexit left some
-		n := fq.Take(q.h, q.buf)
+		var n int
+		if q.take != nil {
+			n = q.take(q.buf)
+		} else {
+			n = fq.Take(q.h, q.buf)
+		}
 		if n == 0 {
 			return false
 		}
 		q.rest = q.buf[:n]
 	}
 	q.deliver()
+	if q.delivered != nil {
+		q.delivered(q.h.ReadN() == len(q.buf))
+	}
 	return true
 }
 
@@ -248,20 +268,28 @@ func (q *Queue[T]) handleSafely() {
 func (q *Queue[T]) Close() error { return q.closeWait() }
 
 // Stats returns the queue's counters.
-func (q *Queue[T]) Stats() Stats { return ringStats(q.h, q.panics.Load(), q.handled.Load()) }
+func (q *Queue[T]) Stats() Stats {
+	return ringStats(q.h, q.panics.Load(), q.handled.Load(), q.handledBytes.Load())
+}
 
 // ringStats: delivered is what reached the handler (or Recv). Posted is
 // read after it, and both only grow, so Depth is never negative.
-func ringStats(h *fq.Handle, panics, delivered uint64) Stats {
+func ringStats(h *fq.Handle, panics, delivered, deliveredBytes uint64) Stats {
 	posted := h.Posted()
 	depth := posted - min(delivered, posted)
 	b := h.Counts()
+	hw := max(b.HighWater, depth)
+	if h.Bytes() {
+		hw = b.HighWater // in bytes
+	}
 	return Stats{
 		Capacity:       h.Capacity(),
 		Posted:         posted,
 		Delivered:      delivered,
 		Depth:          depth,
-		HighWater:      max(b.HighWater, depth),
+		HighWater:      hw,
+		PostedBytes:    h.PostedBytes(),
+		DeliveredBytes: deliveredBytes,
 		RejectedFull:   b.RejectedFull,
 		RejectedClosed: b.RejectedClosed,
 		Wakeups:        b.Wakeups,

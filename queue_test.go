@@ -43,7 +43,7 @@ func TestPlainTypeCheck(t *testing.T) {
 		"chan":      func() error { _, err := NewPullQueue[[2]chan int](PullConfig{}); return err },
 		"func":      func() error { _, err := NewPullQueue[func()](PullConfig{}); return err },
 		"unsafe":    func() error { _, err := NewPullQueue[unsafe.Pointer](PullConfig{}); return err },
-		"too big":   func() error { _, err := NewPullQueue[[1 << 17]byte](PullConfig{}); return err },
+		"too big":   func() error { _, err := NewPullQueue[[1<<24 + 1]byte](PullConfig{}); return err },
 		"capacity":  func() error { _, err := NewPullQueue[int](PullConfig{Capacity: -1}); return err },
 	}
 	for name, f := range bad {

@@ -7,8 +7,13 @@ import "log/slog"
 // Stats is a snapshot of a queue's counters. The counters are read one at a
 // time while producers run, so they are not a consistent cut; each is exact
 // on its own.
+//
+// For a byte queue (ByteQueue, BytePullQueue, BytesFunc) Capacity and
+// HighWater count bytes of the ring (a message takes its length rounded up
+// to 8, plus 8), and PostedBytes and DeliveredBytes the messages' bytes;
+// the other counters count messages, as for every handle.
 type Stats struct {
-	Capacity       int    // messages the queue holds
+	Capacity       int    // messages the queue holds (a byte queue: bytes)
 	Posted         uint64 // messages accepted (post returned 0); never goes backwards
 	Delivered      uint64 // messages handed to the handler (its call has returned) or to Recv
 	Depth          uint64 // accepted, not yet delivered: Posted - Delivered
@@ -19,6 +24,8 @@ type Stats struct {
 	Panics         uint64 // handler panics recovered
 	TimedOut       uint64 // waiting posts and calls that gave up
 	LateResults    uint64 // Func: results dropped because the caller had gone
+	PostedBytes    uint64 // a byte queue: the bytes of the messages accepted
+	DeliveredBytes uint64 // a byte queue: the bytes of the messages delivered
 }
 
 // LogValue makes Stats a log/slog group of its counters, so that
@@ -36,5 +43,7 @@ func (s Stats) LogValue() slog.Value {
 		slog.Uint64("panics", s.Panics),
 		slog.Uint64("timed_out", s.TimedOut),
 		slog.Uint64("late_results", s.LateResults),
+		slog.Uint64("posted_bytes", s.PostedBytes),
+		slog.Uint64("delivered_bytes", s.DeliveredBytes),
 	)
 }

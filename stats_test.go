@@ -232,7 +232,7 @@ func TestStatsLogValue(t *testing.T) {
 	}
 	want := map[string]float64{"capacity": 8, "posted": 3, "delivered": 3, "depth": 0, "rejected_full": 0,
 		"rejected_closed": 0, "wakeups": rec.Queue["wakeups"], "panics": 0, "timed_out": 0, "late_results": 0,
-		"high_water": rec.Queue["high_water"]}
+		"high_water": rec.Queue["high_water"], "posted_bytes": 0, "delivered_bytes": 0}
 	if len(rec.Queue) != len(want) {
 		t.Fatalf("logged %v", rec.Queue)
 	}

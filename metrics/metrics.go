@@ -95,17 +95,19 @@ type metric struct {
 }
 
 var families = []metric{
-	{"foreign_capacity", "gauge", "Messages the handle's ring holds.", func(s foreign.Stats) uint64 { return uint64(max(s.Capacity, 0)) }},
+	{"foreign_capacity", "gauge", "Messages the handle's ring holds (a byte queue: bytes).", func(s foreign.Stats) uint64 { return uint64(max(s.Capacity, 0)) }},
 	{"foreign_posted_total", "counter", "Messages (or calls, or signals) accepted.", func(s foreign.Stats) uint64 { return uint64(s.Posted) }},
 	{"foreign_delivered_total", "counter", "Messages handed to the handler or to Recv.", func(s foreign.Stats) uint64 { return uint64(s.Delivered) }},
 	{"foreign_depth", "gauge", "Accepted messages not yet delivered.", func(s foreign.Stats) uint64 { return uint64(s.Depth) }},
-	{"foreign_high_water", "gauge", "The largest depth the consumer has seen.", func(s foreign.Stats) uint64 { return uint64(s.HighWater) }},
+	{"foreign_high_water", "gauge", "The largest depth the consumer has seen (a byte queue: bytes of its ring).", func(s foreign.Stats) uint64 { return uint64(s.HighWater) }},
 	{"foreign_rejected_full_total", "counter", "Posts refused because the handle was full.", func(s foreign.Stats) uint64 { return uint64(s.RejectedFull) }},
 	{"foreign_rejected_closed_total", "counter", "Posts refused because the handle was closed.", func(s foreign.Stats) uint64 { return uint64(s.RejectedClosed) }},
 	{"foreign_wakeups_total", "counter", "System calls made to wake the parked consumer.", func(s foreign.Stats) uint64 { return uint64(s.Wakeups) }},
 	{"foreign_panics_total", "counter", "Handler panics recovered.", func(s foreign.Stats) uint64 { return uint64(s.Panics) }},
 	{"foreign_timed_out_total", "counter", "Waiting posts and calls that gave up.", func(s foreign.Stats) uint64 { return uint64(s.TimedOut) }},
 	{"foreign_late_results_total", "counter", "Func results dropped because the caller had gone.", func(s foreign.Stats) uint64 { return uint64(s.LateResults) }},
+	{"foreign_posted_bytes_total", "counter", "Bytes of the messages a byte queue accepted.", func(s foreign.Stats) uint64 { return s.PostedBytes }},
+	{"foreign_delivered_bytes_total", "counter", "Bytes of the messages a byte queue delivered.", func(s foreign.Stats) uint64 { return s.DeliveredBytes }},
 }
 
 // WritePrometheus writes every registered handle's Stats in the Prometheus

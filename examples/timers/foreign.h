@@ -8,12 +8,15 @@
  *
  * Thread and signal safety:
  *   foreign_post       async-signal-safe, lock-free, never blocks, no malloc.
+ *   foreign_postv      the same.
  *   foreign_signal     async-signal-safe, lock-free, never blocks.
  *   foreign_release    async-signal-safe, lock-free, never blocks.
  *   foreign_acquire    lock-free, never blocks.
  *   foreign_strerror   async-signal-safe (returns a static string).
  *   foreign_post_wait  blocks (while the queue is full); not for signal handlers.
+ *   foreign_postv_wait the same.
  *   foreign_call       blocks (until Go returns); not for signal handlers.
+ *   foreign_callv      the same.
  *
  * Every function returns 0 on success or one of the negative FOREIGN_E*
  * codes below. The codes are distinct and stable across releases.
@@ -46,16 +49,39 @@ typedef uintptr_t foreign_token;
 #define FOREIGN_ETIMEDOUT (-4) /* a blocking call gave up */
 #define FOREIGN_EDEADLK   (-5) /* a blocking call would wait on its own thread */
 #define FOREIGN_EPANIC    (-6) /* the Go handler panicked */
+#define FOREIGN_EMSGSIZE  (-7) /* a message or result longer than the handle's maximum */
+
+/* One part of a message posted with foreign_postv: len bytes at base. */
+struct foreign_iovec {
+	const void *base;
+	size_t len;
+};
+
+/* The most parts a gather list may have. */
+#define FOREIGN_IOV_MAX 1024
 
 /*
  * foreign_post copies len bytes from msg into the queue named by t and
- * returns at once. len must equal the size of the Go message type. A message
- * that is accepted (return 0) is delivered to Go exactly once, and messages
- * posted by one thread are delivered in the order that thread posted them.
- * It never blocks and makes at most one system call (a write to wake a parked
- * consumer, once per burst). errno is preserved.
+ * returns at once. For a queue of a Go message type (foreign.Queue) len
+ * must equal the type's size; for a byte queue (foreign.ByteQueue) len is
+ * the message's length, 0 allowed, up to the queue's maximum (longer:
+ * FOREIGN_EMSGSIZE). A message that is accepted (return 0) is delivered to
+ * Go exactly once, and messages posted by one thread are delivered in the
+ * order that thread posted them. A message that does not fit now gets
+ * FOREIGN_EFULL. It never blocks and makes at most one system call (a
+ * write to wake a parked consumer, once per burst). errno is preserved.
  */
 int foreign_post(foreign_token t, const void *msg, size_t len);
+
+/*
+ * foreign_postv is foreign_post of the message made of the iovcnt parts at
+ * iov, one after the other (a header and a payload, say), copied straight
+ * into the queue: no intermediate copy. The message's length is the sum of
+ * the parts' lengths; a part of length 0 may have a NULL base. iovcnt is 0
+ * to FOREIGN_IOV_MAX (more: FOREIGN_EINVAL). Async-signal-safe, as
+ * foreign_post.
+ */
+int foreign_postv(foreign_token t, const struct foreign_iovec *iov, int iovcnt);
 
 /*
  * foreign_post_wait is foreign_post that waits while the queue is full, up
@@ -65,6 +91,16 @@ int foreign_post(foreign_token t, const void *msg, size_t len);
  * room; none is left asleep while there is room.
  */
 int foreign_post_wait(foreign_token t, const void *msg, size_t len, int64_t timeout_ns);
+
+/*
+ * foreign_postv_wait is foreign_postv that waits as foreign_post_wait does.
+ * On a byte queue a waiting message is not starved by smaller ones that
+ * would each fit into the room the consumer makes: the first waiter that
+ * finds the queue full reserves the room it needs, posts that do not wait
+ * get FOREIGN_EFULL while it would not be left, and waiters take the
+ * reservation in turns. (So does foreign_post_wait.)
+ */
+int foreign_postv_wait(foreign_token t, const struct foreign_iovec *iov, int iovcnt, int64_t timeout_ns);
 
 /*
  * foreign_call calls the Go function behind t (a foreign.Func) with the
@@ -86,6 +122,22 @@ int foreign_post_wait(foreign_token t, const void *msg, size_t len, int64_t time
  */
 int foreign_call(foreign_token t, const void *arg, size_t arglen, void *ret, size_t retlen,
                  int64_t timeout_ns);
+
+/*
+ * foreign_callv calls the Go function behind t with the argument made of
+ * the argcnt parts at arg (as foreign_postv), and receives a result of any
+ * length up to retcap bytes into ret; *retlen (if not NULL) is set to the
+ * result's length. It returns what foreign_call returns, and:
+ *   FOREIGN_EMSGSIZE   the argument is longer than the function's maximum,
+ *                      or the result longer than retcap: then *retlen is
+ *                      the result's length (a retry with that much room
+ *                      will do), and ret is untouched.
+ * For a function of fixed types (foreign.Func) the argument's length must
+ * be the type's size and retcap at least the result's. A caller that gives
+ * up (FOREIGN_ETIMEDOUT) never has ret written after it returns.
+ */
+int foreign_callv(foreign_token t, const struct foreign_iovec *arg, int argcnt, void *ret, size_t retcap,
+                  size_t *retlen, int64_t timeout_ns);
 
 /*
  * foreign_signal sets the interrupt t (a foreign.Interrupt) pending with

@@ -13,7 +13,10 @@ type ctl struct {
 	// Written by producers on every post.
 	tail      atomic.Uint64 // [gen][closed][pos]
 	headCache atomic.Uint64 // producers' copy of head; may lag
-	_         [64 - 2*8]byte
+	reserve   atomic.Uint64 // byte rings: [gen][bytes] a waiting post holds
+	msgs      atomic.Uint64 // byte rings: messages claimed
+	bytes     atomic.Uint64 // byte rings: payload bytes claimed
+	_         [64 - 5*8]byte
 
 	// Written at open only.
 	ring     atomic.Uintptr

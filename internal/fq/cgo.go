@@ -28,6 +28,7 @@ const (
 	CodeTimedOut = int(C.FOREIGN_ETIMEDOUT)
 	CodeDeadlock = int(C.FOREIGN_EDEADLK)
 	CodePanic    = int(C.FOREIGN_EPANIC)
+	CodeMsgSize  = int(C.FOREIGN_EMSGSIZE)
 )
 
 // Handle kinds (FQ_KIND_* in block.h).
@@ -43,7 +44,10 @@ const (
 	PosBits     = posBits // ring positions count modulo 1<<PosBits
 	MaxCapacity = int(C.FQ_MAX_CAPACITY)
 	MaxMsgSize  = int(C.FQ_MAX_MSG)
-	MaxRet      = int(C.FQ_MAX_RET) // the largest result a C caller can receive
+	MaxRet      = int(C.FQ_MAX_RET)       // the largest result of a fixed size
+	MaxRing     = int(C.FQ_MAX_RING)      // the most bytes of a ring
+	MaxBytesMsg = int(C.FQ_MAX_BYTES_MSG) // a byte ring's longest message
+	RecHdr      = recHdr                  // a byte ring's record header
 )
 
 const (
@@ -69,6 +73,9 @@ func cOpen(a OpenArgs) (uintptr, *ctl, unsafe.Pointer, error) {
 	}
 	if a.WithFd {
 		ca.with_fd = 1
+	}
+	if a.Bytes {
+		ca.bytes = 1
 	}
 	if a.Ready != nil {
 		ca.loop_token = C.uint64_t(a.Ready.token)

@@ -56,7 +56,12 @@ func Take[T any](h *Handle, buf []T) int {
 // are the consumer's side of the waiting Dekker pair (block.h, "Waiting").
 func (h *Handle) release(n int) {
 	raceAcquire(unsafe.Pointer(&h.raceSync))
-	h.head = (h.head + uint64(n)) & posMask
+	h.releaseTo((h.head + uint64(n)) & posMask)
+}
+
+// releaseTo moves head to pos: see release.
+func (h *Handle) releaseTo(pos uint64) {
+	h.head = pos
 	h.c.head.Store(h.head)
 	if h.c.waiters.Load() != 0 {
 		cSpace(h.c)

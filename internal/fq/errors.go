@@ -13,4 +13,5 @@ var (
 	ErrClosed   = os.ErrClosed
 	ErrFull     = errors.New("foreign: queue full")
 	ErrDeadlock = errors.New("foreign: call would deadlock")
+	ErrMsgSize  = errors.New("foreign: message too long")
 )

@@ -4,6 +4,7 @@ package fq
 
 import (
 	"os"
+	"runtime"
 	"runtime/metrics"
 	"sync"
 	"sync/atomic"
@@ -29,15 +30,18 @@ type Handle struct {
 
 	// Consumer-owned: used by one goroutine at a time.
 	head    uint64
+	rd      uint64 // a byte ring's read cursor: records before it are read, not yet released
+	readN   int    // records read since the last release
 	spin    spinner
 	yielded time.Time        // the consumer's last runtime.Gosched before a park (sched.go)
 	sched   []metrics.Sample // the runtime's counts of goroutines and Ps (sched.go)
 
 	// Written by the consumer, read by Stats.
-	freed  atomic.Bool              // set by Free, under life
-	final  atomic.Pointer[Counters] // the block's counters when freed
-	posted atomic.Uint64            // the number of claims when freed
-	sleeps atomic.Uint64            // the consumer's sleeps on the futex (for the tests)
+	freed       atomic.Bool              // set by Free, under life
+	final       atomic.Pointer[Counters] // the block's counters when freed
+	posted      atomic.Uint64            // the number of claims when freed
+	postedBytes atomic.Uint64            // a byte ring's payload bytes claimed when freed
+	sleeps      atomic.Uint64            // the consumer's sleeps on the futex (for the tests)
 
 	// Go producers count their refusals here, not in the block: a block
 	// can be reused between a claim's check and its count.
@@ -64,6 +68,7 @@ type OpenArgs struct {
 	WithFd            bool    // an interrupt's fd, readable while a signal is pending
 	CallArg, CallRet  int     // a function's argument and result sizes
 	Workers           int     // a function's worker goroutines
+	Bytes             bool    // a byte ring: Capacity in bytes, MsgSize the longest message
 	Ready             *Handle // the Loop's ready queue, or nil for a consumer of its own
 	ID                uint64  // the handle's id in that Loop
 
@@ -90,6 +95,7 @@ func Open(a OpenArgs) (*Handle, error) {
 		mask:     c.mask.Load(),
 		cellSize: uintptr(c.cellSize.Load()),
 		head:     c.head.Load(),
+		rd:       c.head.Load(),
 		spin:     newSpinner(),
 		ready:    a.Ready,
 		id:       a.ID,
@@ -149,10 +155,20 @@ func (h *Handle) WakeWaiters() {
 // freed only after the last of them has published. Consumer only.
 func (h *Handle) Discard() {
 	final, _ := cClose(h.token)
-	for ; h.head != final; h.head = (h.head + 1) & posMask {
-		h.awaitPublished(h.head)
+	if h.Bytes() {
+		h.rd = h.head
+		for h.rd != final {
+			if _, ok := h.Next(); !ok && h.rd != final {
+				runtime.Gosched() // claimed, not yet published
+			}
+		}
+		h.Release(false)
+	} else {
+		for ; h.head != final; h.head = (h.head + 1) & posMask {
+			h.awaitPublished(h.head)
+		}
+		h.c.head.Store(h.head)
 	}
-	h.c.head.Store(h.head)
 	h.Free()
 }
 
@@ -162,6 +178,7 @@ func (h *Handle) Free() {
 	final := h.readBlock()
 	h.final.Store(&final)
 	h.posted.Store(h.Posted())
+	h.postedBytes.Store(h.PostedBytes())
 	h.life.Lock()
 	h.freed.Store(true)
 	cFree(h.token) // sets park DEAD before the fd can go away
@@ -223,7 +240,21 @@ func (h *Handle) Posted() uint64 {
 	if tail>>genShift != h.gen {
 		return h.posted.Load()
 	}
+	if h.Bytes() {
+		return h.c.msgs.Load()
+	}
 	return uint64(max(diff(tail&posMask, h.start), 0))
+}
+
+// PostedBytes is the payload bytes a byte ring accepted (0 for cells).
+func (h *Handle) PostedBytes() uint64 {
+	if h.freed.Load() {
+		return h.postedBytes.Load()
+	}
+	if h.c.tail.Load()>>genShift != h.gen || !h.Bytes() {
+		return h.postedBytes.Load()
+	}
+	return h.c.bytes.Load()
 }
 
 // CountTimeout counts a Go caller that gave up.

@@ -52,7 +52,7 @@
 //   call/dtor    calls from a
 //                pthread key destructor at thread exit.
 //   call/sizes   a function with no argument and no result (NULL pointers),
-//                one with the largest result (FQ_MAX_RET), one with a
+//                one with a large result (BIG_RET), one with a
 //                larger argument.
 //   call/bad     calls to plain queues, posts to functions, wrong sizes,
 //                NULL pointers, stale and bogus completions, fq_open checks.
@@ -72,6 +72,10 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
+
+// A large result, kept on the stack of the test threads (results may be
+// far larger: they go straight into the caller's buffer).
+#define BIG_RET 4096
 
 enum {
 	NPROD = 8,             // producers (wait) and callers (call)
@@ -599,7 +603,7 @@ static void *server_main(void *arg) {
 	fq_ctl *c = s->q->c;
 
 	unsigned char m[8 + MAX_ARG];
-	unsigned char r[FQ_MAX_RET];
+	unsigned char r[BIG_RET];
 	while (next_msg(c, m) > 0) {
 		uint64_t hdr;
 		memcpy(&hdr, m, sizeof hdr);
@@ -1066,7 +1070,7 @@ static void *raw_caller_main(void *arg) {
 	// r has a guard after the result: a completion must write retlen bytes,
 	// no more (ASan sees only the ends of the whole array).
 	enum { GUARD = 8 };
-	unsigned char a[MAX_ARG], r[FQ_MAX_RET + GUARD], want[FQ_MAX_RET];
+	unsigned char a[MAX_ARG], r[BIG_RET + GUARD], want[BIG_RET];
 	for (int i = 0; i < k->n; i++) {
 		for (size_t j = 0; j < k->arglen; j++)
 			a[j] = (unsigned char)next_rand(&k->rng);
@@ -1092,7 +1096,7 @@ static void call_sizes(int kind, int n, uint64_t *rng) {
 	static const struct {
 		size_t arglen, retlen;
 		uint64_t cap;
-	} fns[] = {{0, 0, 2}, {8, FQ_MAX_RET, 1}, {MAX_ARG, 8, 4}};
+	} fns[] = {{0, 0, 2}, {8, BIG_RET, 1}, {MAX_ARG, 8, 4}};
 	for (size_t f = 0; f < sizeof fns / sizeof fns[0]; f++) {
 		enum { CALLERS = 3 };
 		queue q;
@@ -1183,7 +1187,7 @@ static void call_bad(void) {
 			fail("call/bad: the ring holds another argument than the call's");
 	}
 	answer(&a, sizeof a, &r, sizeof r);
-	expect_rc("completion longer than FQ_MAX_RET", fq_complete(hdr[1], 0, &r, FQ_MAX_RET + 1), 1);
+	expect_rc("completion longer than the caller's buffer, after it gave up", fq_complete(hdr[1], 0, &r, BIG_RET), 1);
 	expect_rc("completion of a slot that does not exist", fq_complete(hdr[1] | HDR_IDX_MASK, 0, &r, sizeof r), 1);
 	expect_rc("completion of a slot not allocated yet",
 	          fq_complete((hdr[1] & ~HDR_IDX_MASK) | ((1u << SLOT_BITS) - 1), 0, &r, sizeof r), 1);

@@ -55,6 +55,63 @@
  * producer that is running between its CAS and its publish; the consumer waits
  * for it (it is never abandoned: a producer cannot fail after its claim).
  *
+ * Byte rings (bytes.c; bytes.go beside this directory). A handle whose
+ * messages are byte strings of any length up to a maximum has a ring
+ * bounded in bytes instead of cells: cell_size is 0, msg_size is the
+ * longest message, mask is the ring's size in bytes minus 1, and positions
+ * count bytes. A message is a record: an 8-byte header, then the payload,
+ * padded to 8 bytes, so every header and payload is 8-aligned. The ring is
+ * at least twice the largest record, so an empty ring takes any message.
+ * The header is [tag:32][len:32]: tag is bits 3..33 of the record's
+ * position with bit 31 set (never 0), len the payload's length, or
+ * FQ_REC_PAD for a pad record, which fills the ring's end when the next
+ * record would not fit before it, so that a payload is never split and the
+ * consumer hands it out in place.
+ *
+ * Claim (bytes). As a cell claim, but the CAS moves tail by the record's
+ * size, plus the pad when it does not fit before the ring's end (one CAS
+ * claims both), and the depth test is depth + size <= ring size - the
+ * reservation (below). A message longer than msg_size is refused with
+ * EMSGSIZE before anything is touched.
+ *
+ * Publish (bytes). Copy the payload (from a gather list: no intermediate
+ * copy), then store the header (release); a pad's header likewise. This
+ * passes the record to the consumer, whose acquire load of the header pairs
+ * with it. The consumer can rely on the header word alone because the ring
+ * is zero everywhere it does not hold a live record: calloc'd at open, and
+ * the consumer zeroes every byte it passes back (memset, before its store
+ * of head), so the word at head is either 0 (claimed, not yet published)
+ * or the header its producer stored — never old payload bytes that look
+ * like a header. The tag is a second check, not the mechanism.
+ *
+ * Consume (bytes). At head h the record is ready iff its header is
+ * nonzero (acquire); its tag must name h. The consumer hands out payloads
+ * in place, for as long as its handler runs, and releases a batch at once:
+ * zero [old head, new head), then store head (release).
+ *
+ * Reservation (bytes, waiting posts). A message waiting for room could be
+ * starved forever by smaller posts that each fit into the room the consumer
+ * makes. So a waiter that finds the ring full takes the reservation: it
+ * CASes reserve, on the producers' line, from a word of another generation
+ * or of none ([gen:19][bytes:45], bytes 0) to its generation and the room
+ * it needs at worst (its record and a pad). While a reservation of the
+ * current generation is set, every other post claims only if it leaves
+ * that room free (depth + size <= ring - reserved), and the holder claims
+ * against the whole ring. Other posts fill at most ring - reserved, and the
+ * consumer drains what was there before, so the holder's room appears and
+ * nothing can take it. The holder clears its reservation (a CAS from its
+ * own word) when it claims, times out, is refused, or is cancelled, and
+ * wakes the other waiters, one of which may take it next. One reservation
+ * at a time: waiting posts take it in turns, and never starve by small
+ * posts; posts that do not wait may be refused (EFULL) while it is held.
+ * A reservation of another generation is ignored, and overwritten by the
+ * next waiter, so a holder stalled across a close and a reuse of the
+ * block cannot block the new handle.
+ *
+ * Counts (bytes). The tail counts bytes, not messages: a byte ring's
+ * producers add to msgs and bytes (relaxed, on their own line, after the
+ * claim) the messages and payload bytes they claimed.
+ *
  * Park and wake (Dekker). park word: 0 running, 1 parked on the wake fd,
  * 4 parked on the futex (the park word itself), 2 a producer is writing the
  * wake-up, 3 dead (torn down). The consumer CASes park 0 -> 1 or 0 -> 4,
@@ -123,6 +180,17 @@
  * completion whose CAS matched only the low 24 bits (the caller has made
  * 2^24 calls since the one abandoned) finds the whole generation differs
  * and puts the state back as it was: the result is dropped.
+ *
+ * Results go straight into the caller's buffer: the slot holds its address
+ * and size (written before PENDING is stored, so the completion's CAS
+ * publishes them to the consumer), and the consumer copies the result
+ * there while COMPLETING — the one state in which the caller cannot give
+ * the buffer up — with the result's length. A result longer than the
+ * buffer is not written: the code is EMSGSIZE and the length tells the
+ * caller what it needs. A function on a byte ring (cell_size 0) takes an
+ * argument of any length up to msg_size - 8 and answers with any length;
+ * one on a cell ring takes exactly call_arg bytes and answers with
+ * call_ret - 1.
  *
  * A thread makes one call at a time: in_call (thread-local) is set for the
  * whole of foreign_call, so a call from a signal handler that interrupted
@@ -237,7 +305,11 @@
 #define FQ_PARK_FUTEX 4
 
 #define FQ_MAX_CAPACITY (1u << 24)
-#define FQ_MAX_MSG 65536
+#define FQ_MAX_MSG (1u << 24)          /* a cell's message */
+#define FQ_MAX_RING ((uint64_t)1 << 32) /* bytes of a cell ring, and of a byte ring */
+#define FQ_MAX_BYTES_MSG (1u << 30)    /* a byte ring's message */
+#define FQ_REC_HDR 8                   /* a byte ring's record header */
+#define FQ_REC_PAD UINT32_C(0xFFFFFFFF) /* the len of a pad record */
 
 #define FQ_LINE 64
 #define FQ_SERVE_DEPTH 8 /* nested serving marks a thread keeps */
@@ -252,7 +324,10 @@ typedef struct fq_ctl {
 	/* Line 0: written by producers on every post. */
 	_Atomic uint64_t tail;       /* [gen][closed][pos] */
 	_Atomic uint64_t head_cache; /* [gen][0][pos]: producers' copy of head; may lag */
-	char pad0[FQ_LINE - 2 * 8];
+	_Atomic uint64_t reserve;    /* byte rings: [gen][bytes] a waiting post holds (see "Reservation") */
+	_Atomic uint64_t msgs;       /* byte rings: messages claimed */
+	_Atomic uint64_t bytes;      /* byte rings: payload bytes claimed */
+	char pad0[FQ_LINE - 5 * 8];
 
 	/* Line 1: written at open only; read by everyone. Atomics (relaxed)
 	 * because a stale producer may read them while the block is reused. */
@@ -333,12 +408,42 @@ static inline int64_t fq_diff(uint64_t a, uint64_t b) {
 	return (int64_t)((a - b) << (64 - FQ_POS_BITS)) >> (64 - FQ_POS_BITS);
 }
 
-/* Calls (call.c): the largest result a C caller can receive. */
-#define FQ_MAX_RET 4096
+/* Calls (call.c): the largest result of a fixed size. */
+#define FQ_MAX_RET FQ_MAX_MSG
+
+/* fq_rec_size is the ring bytes of a record with a payload of len bytes. */
+static inline uint64_t fq_rec_size(uint64_t len) { return FQ_REC_HDR + ((len + 7) & ~(uint64_t)7); }
+
+/* fq_rec_tag is the high half of the header of a record at position pos. */
+static inline uint32_t fq_rec_tag(uint64_t pos) { return (uint32_t)((pos >> 3) & 0x7FFFFFFF) | 0x80000000u; }
+
+/* fq_rec_header is the header of a record at pos with len payload bytes
+ * (or FQ_REC_PAD). */
+static inline uint64_t fq_rec_header(uint64_t pos, uint32_t len) { return (uint64_t)fq_rec_tag(pos) << 32 | len; }
 
 /* The modes of the shared post path (post.c): what the token must name and
  * how len is checked; a call posts an 8-byte header before the argument. */
 enum { FQ_MODE_POST, FQ_MODE_CALL };
+
+/* A message to post (post.c): a gather list of len bytes in all, and for a
+ * call the header that goes before it. */
+typedef struct {
+	const struct foreign_iovec *iov;
+	int iovcnt;
+	int mode;
+	size_t len;
+	uint64_t hdr;
+} fq_msg;
+
+/* A claim (post.c): the position claimed and the ring's mask; for a byte
+ * ring, bytes is 1 and rec the record's position (pos, or after a pad). */
+typedef struct {
+	uint64_t pos, mask, rec;
+	int bytes;
+} fq_claim;
+
+/* fq_msg_len is the length of a message as it sits in the ring. */
+static inline uint64_t fq_msg_len(const fq_msg *m) { return m->len + (m->mode == FQ_MODE_CALL ? sizeof m->hdr : 0); }
 
 /* Arguments of fq_open (table.c). For signals, msg_size and capacity are 0
  * (no ring) and with_fd asks for a sig_fd. loop_token and handle_id attach
@@ -349,6 +454,7 @@ typedef struct {
 	int64_t call_arg, call_ret;
 	uint64_t loop_token, handle_id;
 	uint32_t workers; /* a function's worker goroutines; 0 means 1 */
+	int bytes;        /* a byte ring: capacity in bytes, msg_size the longest message */
 } fq_open_args;
 
 #endif /* FOREIGN_FQ_BLOCK_H */

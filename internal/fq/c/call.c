@@ -22,7 +22,12 @@ typedef struct fq_slot {
 	int32_t rc;             // the call's result code, written while COMPLETING
 	uint32_t idx;           // this slot's index in the table, set once
 	struct fq_slot *next;   // free list, under slot_mu
-	unsigned char ret[FQ_MAX_RET];
+	// The caller's result buffer, set before the call is posted: the
+	// consumer writes the result straight into it while COMPLETING, when
+	// the caller cannot have taken it back (block.h, "Calls").
+	void *ret;
+	size_t retcap;
+	size_t retlen; // the result's length, written while COMPLETING
 } fq_slot;
 
 // Slots live in chunks that are never freed, so a late completion always
@@ -187,7 +192,7 @@ static int await_result(fq_ctl *c, fq_slot *s, uint32_t gen, int64_t deadline) {
 	return rc;
 }
 
-static int do_call(foreign_token t, fq_ctl *c, const void *arg, size_t arglen, void *ret, size_t retlen,
+static int do_call(foreign_token t, fq_ctl *c, fq_msg *m, void *ret, size_t retcap, size_t *retlen,
                    int64_t timeout_ns) {
 	fq_slot *s = get_slot();
 	if (s == NULL)
@@ -197,9 +202,12 @@ static int do_call(foreign_token t, fq_ctl *c, const void *arg, size_t arglen, v
 	uint64_t whole = (atomic_load_explicit(&s->gen, memory_order_relaxed) + 1) & HDR_GEN_MASK;
 	atomic_store_explicit(&s->gen, whole, memory_order_relaxed); // published by the store of state
 	uint32_t gen = (uint32_t)whole & SLOT_GEN_MASK;
+	s->ret = ret;
+	s->retcap = retcap;
+	s->retlen = 0;
 	atomic_store_explicit(&s->state, gen << 8 | SLOT_PENDING, memory_order_release);
-	uint64_t hdr = (uint64_t)s->idx | whole << HDR_IDX_BITS;
-	int rc = fq_post_wait(t, FQ_MODE_CALL, hdr, arg, arglen, deadline);
+	m->hdr = (uint64_t)s->idx | whole << HDR_IDX_BITS;
+	int rc = fq_post_wait(t, m, deadline);
 	if (rc != 0) {
 		atomic_store_explicit(&s->state, gen << 8 | SLOT_IDLE, memory_order_relaxed);
 		return rc;
@@ -209,26 +217,35 @@ static int do_call(foreign_token t, fq_ctl *c, const void *arg, size_t arglen, v
 	if (rc == FOREIGN_ETIMEDOUT)
 		return rc;
 	rc = s->rc;
-	if (rc == 0 && retlen > 0)
-		memcpy(ret, s->ret, retlen);
+	if (retlen != NULL && (rc == 0 || rc == FOREIGN_EMSGSIZE))
+		*retlen = s->retlen;
 	atomic_store_explicit(&s->state, gen << 8 | SLOT_IDLE, memory_order_relaxed);
 	return rc;
 }
 
-FOREIGN_EXPORT int foreign_call(foreign_token t, const void *arg, size_t arglen, void *ret, size_t retlen,
-                 int64_t timeout_ns) {
+// call is foreign_call and foreign_callv: fixed says the caller wants a
+// result of exactly retcap bytes (foreign_call).
+static int call(foreign_token t, const struct foreign_iovec *arg, int argcnt, void *ret, size_t retcap,
+                size_t *retlen, int64_t timeout_ns, int fixed) {
 	if (fq_forked())
 		return FOREIGN_ECLOSED;
 	fq_ctl *c = fq_lookup(t);
-	if (c == NULL || (arg == NULL && arglen > 0) || (ret == NULL && retlen > 0))
+	fq_msg m;
+	int rc = fq_msg_init(&m, FQ_MODE_CALL, 0, arg, argcnt);
+	if (c == NULL || (ret == NULL && retcap > 0))
 		return FOREIGN_EINVAL;
+	if (rc != 0)
+		return rc;
 	uint64_t qgen = fq_tail_gen(atomic_load_explicit(&c->tail, memory_order_acquire));
 	if (qgen != fq_token_gen(t))
 		return fq_stale_code(fq_token_gen(t), qgen);
 	// The result size, read in this generation; the claim checks the kind
-	// and the argument size again against the generation it claims in.
+	// and the argument size again against the generation it claims in. A
+	// function of a byte ring answers with any length; one of cells with
+	// its result type's size.
 	uint64_t call_ret = atomic_load_explicit(&c->call_ret, memory_order_relaxed);
-	if (call_ret == 0 || retlen != call_ret - 1)
+	int var = atomic_load_explicit(&c->cell_size, memory_order_relaxed) == 0;
+	if (call_ret == 0 || (fixed && (var || retcap != call_ret - 1)) || (!var && retcap < call_ret - 1))
 		return FOREIGN_EINVAL;
 	if (in_call)
 		return FOREIGN_EDEADLK; // a signal handler interrupted this thread's own call
@@ -237,7 +254,7 @@ FOREIGN_EXPORT int foreign_call(foreign_token t, const void *arg, size_t arglen,
 		return self;
 	in_call = 1;
 	atomic_signal_fence(memory_order_seq_cst); // seen by a handler on this thread
-	int rc = do_call(t, c, arg, arglen, ret, retlen, timeout_ns);
+	rc = do_call(t, c, &m, ret, retcap, retlen, timeout_ns);
 	atomic_signal_fence(memory_order_seq_cst);
 	in_call = 0;
 	if (self == 1)
@@ -245,9 +262,20 @@ FOREIGN_EXPORT int foreign_call(foreign_token t, const void *arg, size_t arglen,
 	return rc;
 }
 
+FOREIGN_EXPORT int foreign_call(foreign_token t, const void *arg, size_t arglen, void *ret, size_t retlen,
+                                int64_t timeout_ns) {
+	struct foreign_iovec iov = {arg, arglen};
+	return call(t, &iov, arg == NULL && arglen == 0 ? 0 : 1, ret, retlen, NULL, timeout_ns, 1);
+}
+
+FOREIGN_EXPORT int foreign_callv(foreign_token t, const struct foreign_iovec *arg, int argcnt, void *ret,
+                                 size_t retcap, size_t *retlen, int64_t timeout_ns) {
+	return call(t, arg, argcnt, ret, retcap, retlen, timeout_ns, 0);
+}
+
 FQ_FN int fq_complete(uint64_t hdr, int rc, const void *ret, size_t len) {
 	fq_slot *s = slot_at((uint32_t)(hdr & ((UINT64_C(1) << HDR_IDX_BITS) - 1)));
-	if (s == NULL || len > FQ_MAX_RET)
+	if (s == NULL)
 		return 1;
 	uint64_t whole = (hdr >> HDR_IDX_BITS) & HDR_GEN_MASK;
 	uint32_t gen = (uint32_t)whole & SLOT_GEN_MASK;
@@ -268,7 +296,11 @@ FQ_FN int fq_complete(uint64_t hdr, int rc, const void *ret, size_t len) {
 		atomic_store_explicit(&s->state, st, memory_order_seq_cst);
 		return 1;
 	}
+	// The caller's buffer is ours until DONE: its timeout's CAS fails now.
+	if (rc == 0 && len > s->retcap)
+		rc = FOREIGN_EMSGSIZE; // *retlen tells the caller how much room it needs
 	s->rc = rc;
+	s->retlen = len;
 	if (rc == 0 && len > 0)
 		memcpy(s->ret, ret, len);
 	// Passes the result to the caller.

@@ -10,6 +10,7 @@ FOREIGN_EXPORT const char *foreign_strerror(int code) {
 	case FOREIGN_ETIMEDOUT: return "timed out";
 	case FOREIGN_EDEADLK: return "would deadlock";
 	case FOREIGN_EPANIC: return "handler panicked";
+	case FOREIGN_EMSGSIZE: return "message too long";
 	}
 	return "unknown error";
 }

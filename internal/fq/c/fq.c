@@ -23,6 +23,7 @@ _Static_assert(FQ_GEN_SHIFT + FQ_GEN_BITS == 64, "tail word layout");
 #include "table.c"
 #include "wake.c"
 #include "post.c"
+#include "bytes.c"
 #include "signal.c"
 #include "refs.c"
 #include "serve.c"

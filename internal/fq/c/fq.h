@@ -34,9 +34,21 @@ FQ_FN void fq_free(uintptr_t token); /* after close and drain: frees the ring, r
 /* post.c: claiming and publishing, from C: fq_post never waits
  * (async-signal-safe); fq_post_wait waits for room until deadline
  * (negative: none). */
-FQ_FN int fq_post(foreign_token t, int mode, uint64_t hdr, const void *msg, size_t len);
-FQ_FN int fq_post_wait(foreign_token t, int mode, uint64_t hdr, const void *msg, size_t len, int64_t deadline);
+FQ_FN int fq_msg_init(fq_msg *m, int mode, uint64_t hdr, const struct foreign_iovec *iov, int iovcnt);
+FQ_FN int fq_post(foreign_token t, const fq_msg *m);
+FQ_FN int fq_post_wait(foreign_token t, const fq_msg *m, int64_t deadline);
+FQ_FN int fq_post1(foreign_token t, int mode, uint64_t hdr, const void *msg, size_t len); /* fq_post of one buffer */
 FQ_FN void fq_space(fq_ctl *c); /* the consumer made room: wake waiters */
+
+/* bytes.c: a byte ring's claim and publish (post.c calls them for byte
+ * rings) and its reservation: fq_reserve returns the reservation taken, or
+ * 0 if another waiter holds it (or the ring has cells); fq_unreserve gives
+ * it back and wakes the waiters. */
+FQ_FN int fq_claim_bytes(fq_ctl *c, uint64_t tgen, uint64_t tail, uint64_t len, int count_full, int fresh_head,
+                         int holder, fq_claim *out);
+FQ_FN void fq_publish_bytes(fq_ctl *c, uint64_t gen, const fq_claim *cl, const fq_msg *m);
+FQ_FN uint64_t fq_reserve(fq_ctl *c, uint64_t tgen, uint64_t len);
+FQ_FN void fq_unreserve(fq_ctl *c, uint64_t reserved);
 
 /* wake.c: waking or scheduling a handle's consumer. */
 FQ_FN int fq_wake(fq_ctl *c);     /* the producer-side wake protocol */

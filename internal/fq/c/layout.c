@@ -8,6 +8,9 @@
 static const fq_field fields[] = {
 	FIELD(tail),
 	FIELD(head_cache),
+	FIELD(reserve),
+	FIELD(msgs),
+	FIELD(bytes),
 	FIELD(ring),
 	FIELD(mask),
 	FIELD(cell_size),

@@ -38,23 +38,33 @@ FQ_FN int fq_open(const fq_open_args *a, uintptr_t *token, fq_ctl **out) {
 	int wake_kind = a->wake_kind;
 	int64_t call_arg = a->call_arg, call_ret = a->call_ret;
 	int sigkind = a->kind == FQ_KIND_NOTIFIER || a->kind == FQ_KIND_INTERRUPT;
-	if (a->kind < FQ_KIND_QUEUE || a->kind > FQ_KIND_INTERRUPT)
+	if (a->kind < FQ_KIND_QUEUE || a->kind > FQ_KIND_INTERRUPT || (a->bytes && sigkind))
 		return -EINVAL;
 	if (a->kind == FQ_KIND_FUNC &&
 	    (call_ret < 0 || call_ret > FQ_MAX_RET || call_arg < 0 || (uint64_t)call_arg + 8 > msg_size))
 		return -EINVAL;
+	// A byte ring: capacity is its size in bytes, at least two of its
+	// largest records (block.h, "Byte rings"), and positions are 8-aligned.
+	uint64_t cs = a->bytes ? 0 : sizeof(fq_cell) + ((msg_size + 7) & ~(uint64_t)7);
 	if (sigkind ? (msg_size != 0 || capacity != 0)
-	            : ((a->kind == FQ_KIND_FUNC && msg_size == 0) || msg_size > FQ_MAX_MSG || capacity == 0 ||
-	               capacity > FQ_MAX_CAPACITY ||
-	               (capacity & (capacity - 1)) != 0))
+	            : a->bytes ? (msg_size > FQ_MAX_BYTES_MSG || capacity > FQ_MAX_RING ||
+	                          capacity < 2 * fq_rec_size(msg_size) || (capacity & (capacity - 1)) != 0)
+	                       : ((a->kind == FQ_KIND_FUNC && msg_size == 0) || msg_size > FQ_MAX_MSG || capacity == 0 ||
+	                          capacity > FQ_MAX_CAPACITY || cs * capacity > FQ_MAX_RING ||
+	                          (capacity & (capacity - 1)) != 0))
 		return -EINVAL;
 #if !defined(__linux__) || defined(FQ_PORTABLE)
 	wake_kind = FQ_WAKE_PIPE;
 #endif
-	uint64_t cs = sizeof(fq_cell) + ((msg_size + 7) & ~(uint64_t)7);
 	void *ring = NULL;
 	start &= FQ_POS_MASK;
-	if (!sigkind) {
+	if (a->bytes) {
+		start &= ~(uint64_t)7;
+		// Zero, as the protocol needs everywhere no record is live.
+		if (posix_memalign(&ring, FQ_LINE, (size_t)capacity) != 0)
+			return -ENOMEM;
+		memset(ring, 0, (size_t)capacity);
+	} else if (!sigkind) {
 		if (posix_memalign(&ring, FQ_LINE, (size_t)(cs * capacity)) != 0)
 			return -ENOMEM;
 		for (uint64_t k = 0; k < capacity; k++) {
@@ -130,6 +140,9 @@ FQ_FN int fq_open(const fq_open_args *a, uintptr_t *token, fq_ctl **out) {
 	// be on its way out and its decrement must balance.
 	atomic_store_explicit(&c->head, start, memory_order_relaxed);
 	atomic_store_explicit(&c->head_cache, (gen << FQ_GEN_SHIFT) | start, memory_order_relaxed);
+	atomic_store_explicit(&c->reserve, gen << FQ_GEN_SHIFT, memory_order_relaxed);
+	atomic_store_explicit(&c->msgs, 0, memory_order_relaxed);
+	atomic_store_explicit(&c->bytes, 0, memory_order_relaxed);
 	atomic_store_explicit(&c->high_water, 0, memory_order_relaxed);
 	atomic_store_explicit(&c->rejected_full, 0, memory_order_relaxed);
 	atomic_store_explicit(&c->rejected_closed, 0, memory_order_relaxed);

@@ -44,7 +44,7 @@ FQ_FN void fq_notify(fq_ctl *c, uint64_t gen) {
 		uint64_t id = atomic_load_explicit(&c->handle_id, memory_order_relaxed);
 		// Cannot be full: the ready queue holds every handle at most once.
 		// It fails only if the Loop is gone, and then nobody is listening.
-		(void)fq_post((foreign_token)loop, FQ_MODE_POST, 0, &id, sizeof id);
+		(void)fq_post1((foreign_token)loop, FQ_MODE_POST, 0, &id, sizeof id);
 	}
 }
 

@@ -1,0 +1,237 @@
+// bytefunc.go: BytesFunc, a Go function of byte strings that C threads
+// call and wait for.
+
+package foreign
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/foreigncall/foreign/internal/fq"
+)
+
+// BytesFuncConfig configures a [BytesFunc]. The zero value is ready to use.
+type BytesFuncConfig struct {
+	// Capacity is the size in bytes of the ring that holds calls accepted
+	// and not yet taken up (each takes its argument's length rounded up to
+	// 8, plus 16); a caller finding it full waits for room, within its
+	// timeout. See ByteQueueConfig.Capacity; zero means 1 MiB.
+	Capacity int
+
+	// MaxArg is the longest argument in bytes; a longer one fails with
+	// ErrMessageSize (C: FOREIGN_EMSGSIZE). Zero means 64 KiB.
+	MaxArg int
+
+	// Name, OnPanic, Loop and OnClose: see FuncConfig. A BytesFunc runs
+	// one call at a time, in the order the calls were accepted.
+	Name    string
+	OnPanic func(*PanicError)
+	Loop    *Loop
+	OnClose func()
+}
+
+// BytesFunc makes a Go function of byte strings callable from C threads
+// with foreign_callv, which waits for the result with a timeout, and from
+// Go with Call. The argument and the result may each be of any length: the
+// argument up to MaxArg, the result up to the caller's buffer. A caller
+// whose buffer is too small gets FOREIGN_EMSGSIZE and the result's length,
+// and can call again with that much room.
+//
+// fn receives the argument in place in the ring (valid until it returns)
+// and an empty buffer, out, to append its result to; it returns the result,
+// which may be out grown by append or any other slice. The result is copied
+// to the caller before fn runs again, so out is reused from call to call
+// and a steady state allocates nothing.
+type BytesFunc struct {
+	q    *byteRing
+	fn   func(arg, out []byte) []byte
+	out  []byte // fn's result buffer, the consumer's
+	late atomic.Uint64
+
+	mu      sync.Mutex
+	pending map[uint64]*bytesCall // Go callers waiting, by id
+	nextID  uint64
+	calls   sync.Pool // *bytesCall
+}
+
+// bytesCall is a Go caller waiting: the consumer appends the result to out.
+type bytesCall struct {
+	out []byte
+	err error
+	ch  chan struct{} // buffered: the consumer never blocks on it
+}
+
+// callHdr is the size of a call's header in the ring (see Func's callMsg).
+const callHdr = 8
+
+// NewBytesFunc returns a BytesFunc that runs fn for every call.
+func NewBytesFunc(fn func(arg, out []byte) []byte, cfg BytesFuncConfig) (*BytesFunc, error) {
+	if fn == nil {
+		return nil, fmt.Errorf("foreign: NewBytesFunc: nil function: %w", ErrInvalid)
+	}
+	qc := ByteQueueConfig{Capacity: cfg.Capacity, MaxMessage: cfg.MaxArg, Name: cfg.Name, OnPanic: cfg.OnPanic,
+		Loop: cfg.Loop, OnClose: cfg.OnClose}
+	if qc.MaxMessage == 0 {
+		qc.MaxMessage = defaultMaxMessage
+	}
+	bq, err := openByteQueue(qc, fq.KindFunc, callHdr)
+	if err != nil {
+		return nil, err
+	}
+	f := &BytesFunc{q: bq.byteRing, fn: fn, pending: map[uint64]*bytesCall{}}
+	f.q.region = regionFunc
+	f.q.handle = func(ms [][]byte, done *int) {
+		for i := range ms {
+			*done = i + 1
+			f.serve(ms[i])
+		}
+	}
+	startConsumer(f.q)
+	return f, nil
+}
+
+// Token returns the token C code passes to foreign_callv.
+func (f *BytesFunc) Token() Token { return f.q.Token() }
+
+// Release drops the Go side's reference (see Queue.Release).
+func (f *BytesFunc) Release() error { return f.q.Release() }
+
+// Ref and Unref: see Queue.Ref.
+func (f *BytesFunc) Ref()   { f.q.Ref() }
+func (f *BytesFunc) Unref() { f.q.Unref() }
+
+// MaxArg is the longest argument the function takes.
+func (f *BytesFunc) MaxArg() int { return f.q.h.MaxMessage() - callHdr }
+
+// serve runs one call, its record in place, and hands the result to the
+// caller, even if fn ends its goroutine with runtime.Goexit (the caller
+// then gets ErrPanic).
+func (f *BytesFunc) serve(m []byte) {
+	hdr := binary.LittleEndian.Uint64(m)
+	answered := false
+	defer func() {
+		if !answered { // see Func.serve
+			f.reply(hdr, nil, &PanicError{Name: f.q.name, Value: errGoexit})
+		}
+	}()
+	r, err := f.invoke(m[callHdr:])
+	answered = true
+	f.reply(hdr, r, err)
+}
+
+// invoke runs fn, turning a panic into an error (see Func.invoke).
+func (f *BytesFunc) invoke(arg []byte) (r []byte, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			f.q.panics.Add(1)
+			err = reportPanic(f.q.name, f.q.onPanic, p)
+		}
+	}()
+	return f.fn(arg, f.out[:0]), nil
+}
+
+// reply hands a call's result to its caller, or counts it as late. The
+// out buffer grows to the longest result fn has appended.
+func (f *BytesFunc) reply(hdr uint64, r []byte, err error) {
+	defer func() {
+		if len(r) > cap(f.out) {
+			f.out = make([]byte, 0, len(r))
+		}
+	}()
+	if hdr&goCallBit != 0 {
+		f.mu.Lock()
+		gc := f.pending[hdr&^goCallBit]
+		delete(f.pending, hdr&^goCallBit)
+		f.mu.Unlock()
+		if gc == nil {
+			f.late.Add(1) // the caller's ctx ended first
+			return
+		}
+		gc.out, gc.err = append(gc.out[:0], r...), err
+		gc.ch <- struct{}{}
+		return
+	}
+	var p unsafe.Pointer
+	if len(r) > 0 {
+		p = unsafe.Pointer(&r[0])
+	}
+	if fq.Complete(hdr, Code(err), p, uintptr(len(r))) {
+		f.late.Add(1) // the C caller timed out first
+	}
+}
+
+// Call calls the function from Go with arg and waits for its result until
+// ctx is done; it returns the result appended to out[:0]. Its errors are
+// Func.Call's, and ErrMessageSize for an argument longer than MaxArg.
+func (f *BytesFunc) Call(ctx context.Context, arg, out []byte) ([]byte, error) {
+	h := f.q.h
+	if h.Closed() {
+		h.CountClosed()
+		return out[:0], ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return out[:0], err
+	}
+	switch h.SelfCall() {
+	case 0:
+	case 1:
+		defer h.SelfCallEnd()
+	default:
+		return out[:0], ErrDeadlock
+	}
+	gc, _ := f.calls.Get().(*bytesCall)
+	if gc == nil {
+		gc = &bytesCall{ch: make(chan struct{}, 1)}
+	}
+	gc.out, gc.err = out[:0], nil
+	f.mu.Lock()
+	f.nextID++
+	id := f.nextID
+	f.pending[id] = gc
+	f.mu.Unlock()
+	forget := func() bool {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		_, ok := f.pending[id]
+		delete(f.pending, id)
+		return ok
+	}
+	var hdr [callHdr]byte
+	binary.LittleEndian.PutUint64(hdr[:], goCallBit|id)
+	if err := h.PostBytesWait(ctx, hdr[:], arg); err != nil {
+		forget()
+		gc.out = nil
+		f.calls.Put(gc)
+		return out[:0], err
+	}
+	select {
+	case <-gc.ch:
+	case <-ctx.Done():
+		if forget() {
+			gc.out = nil
+			f.calls.Put(gc) // gone from pending: the consumer will never use it
+			h.CountTimeout()
+			return out[:0], ctx.Err()
+		}
+		<-gc.ch // the function already ran; its result is on the way
+	}
+	res, err := gc.out, gc.err
+	gc.out = nil
+	f.calls.Put(gc)
+	return res, err
+}
+
+// Close stops accepting calls; see Func.Close.
+func (f *BytesFunc) Close() error { return f.q.Close() }
+
+// Stats returns the function's counters (see Func.Stats and, for the
+// bytes, ByteQueue.Stats).
+func (f *BytesFunc) Stats() Stats {
+	st := f.q.Stats()
+	st.LateResults = f.late.Load()
+	return st
+}

@@ -1,0 +1,260 @@
+// bytes.go: a byte ring in Go: the producer's claim and publish, the
+// reservation, and the consumer's records read in place.
+
+package fq
+
+import (
+	"context"
+	"sync/atomic"
+	"unsafe"
+)
+
+// The steps of block.h's "Byte rings" in Go, beside their C form in
+// c/bytes.c, so that a goroutine's post makes no cgo call.
+
+const (
+	recHdr = 8          // a record's header
+	recPad = 0xFFFFFFFF // the len of a pad record
+)
+
+// recSize is the ring bytes of a record with n payload bytes.
+func recSize(n int) uint64 { return recHdr + (uint64(n)+7)&^7 }
+
+// recHeader is the header of a record at pos with n payload bytes (or recPad).
+func recHeader(pos uint64, n uint32) uint64 {
+	tag := uint32(pos>>3)&0x7FFFFFFF | 0x80000000
+	return uint64(tag)<<32 | uint64(n)
+}
+
+// Bytes reports whether the handle's ring is a byte ring.
+func (h *Handle) Bytes() bool { return h.cells != nil && h.cellSize == 0 }
+
+// MaxMessage is the longest message a byte ring takes (a call's header
+// included).
+func (h *Handle) MaxMessage() int { return int(h.c.msgSize.Load()) }
+
+func (h *Handle) word(pos uint64) *atomic.Uint64 {
+	return (*atomic.Uint64)(unsafe.Add(h.cells, uintptr(pos&h.mask)))
+}
+
+// bytesClaim is a claim in a byte ring: its position, and the record's
+// (after a pad, if the record did not fit before the ring's end).
+type bytesClaim struct{ pos, rec uint64 }
+
+// claimBytes is fq_claim_bytes (c/bytes.c) for a message of n bytes.
+func (h *Handle) claimBytes(n int, fresh, count, holder bool) (bytesClaim, error) {
+	c := h.c
+	rec := recSize(n)
+	size := h.mask + 1
+	for {
+		tail := c.tail.Load()
+		if tail>>genShift != h.gen {
+			return bytesClaim{}, ErrClosed
+		}
+		if tail&closedBit != 0 {
+			if count {
+				h.goClosed.Add(1)
+			}
+			return bytesClaim{}, ErrClosed
+		}
+		pos := tail & posMask
+		toEnd := size - pos&h.mask
+		total := rec
+		if rec > toEnd {
+			total = toEnd + rec
+		}
+		reserved := uint64(0)
+		if r := c.reserve.Load(); !holder && r>>genShift == h.gen {
+			reserved = r & posMask
+		}
+		limit := int64(size-reserved) - int64(total)
+		depth := int64(size) + 1
+		if hc := c.headCache.Load(); !fresh && hc>>genShift == h.gen {
+			depth = diff(pos, hc&posMask)
+		}
+		if depth > limit {
+			head := c.head.Load()
+			depth = diff(pos, head)
+			if depth > limit {
+				if count {
+					h.goFull.Add(1)
+				}
+				return bytesClaim{}, ErrFull
+			}
+			c.headCache.Store(h.gen<<genShift | head)
+		}
+		if depth < 0 {
+			continue
+		}
+		if c.tail.CompareAndSwap(tail, tail&^posMask|(pos+total)&posMask) {
+			cl := bytesClaim{pos, pos}
+			if total != rec {
+				cl.rec = (pos + toEnd) & posMask
+			}
+			c.msgs.Add(1)
+			c.bytes.Add(uint64(n))
+			return cl, nil
+		}
+	}
+}
+
+// putBytes copies a then b into the claimed record and publishes it.
+func (h *Handle) putBytes(cl bytesClaim, a, b []byte) {
+	p := unsafe.Add(h.cells, uintptr(cl.rec&h.mask)+recHdr)
+	dst := unsafe.Slice((*byte)(p), len(a)+len(b))
+	copy(dst, a)
+	copy(dst[len(a):], b)
+	raceRelease(unsafe.Pointer(&h.raceSync))
+	h.word(cl.rec).Store(recHeader(cl.rec, uint32(len(a)+len(b))))
+	if cl.rec != cl.pos {
+		h.word(cl.pos).Store(recHeader(cl.pos, recPad))
+	}
+	h.notify()
+}
+
+// checkLen refuses a message longer than the ring's maximum.
+func (h *Handle) checkLen(n int) error {
+	if n > h.MaxMessage() {
+		return ErrMsgSize
+	}
+	return nil
+}
+
+// PostBytes posts the message a followed by b into a byte ring without
+// blocking: ErrFull if it does not fit now, ErrMsgSize if it is longer
+// than the maximum, ErrClosed once closed.
+func (h *Handle) PostBytes(a, b []byte) error {
+	if err := h.checkLen(len(a) + len(b)); err != nil {
+		return err
+	}
+	cl, err := h.claimBytes(len(a)+len(b), false, true, false)
+	if err != nil {
+		return err
+	}
+	h.putBytes(cl, a, b)
+	return nil
+}
+
+// PostBytesWait is PostBytes that waits while the message does not fit,
+// until ctx is done, holding the ring's reservation while it waits (block.h,
+// "Reservation") so that smaller posts cannot starve it.
+func (h *Handle) PostBytesWait(ctx context.Context, a, b []byte) error {
+	n := len(a) + len(b)
+	if err := h.checkLen(n); err != nil {
+		return err
+	}
+	cl, err := h.claimBytes(n, false, false, false)
+	var reserved uint64
+	for err == ErrFull {
+		if h.c.workers.Load() <= 1 && h.ServedHere() {
+			err = ErrDeadlock
+			break
+		}
+		h.goWaiters.Add(1)
+		room := h.roomChan() // before the retry: a release after it closes room
+		if reserved == 0 {
+			reserved = h.reserve(n)
+		}
+		cl, err = h.claimBytes(n, true, false, reserved != 0)
+		if err == ErrFull {
+			select {
+			case <-room:
+			case <-ctx.Done():
+				err = ctx.Err()
+				h.goTimedOut.Add(1)
+			}
+		}
+		h.goWaiters.Add(-1)
+	}
+	h.unreserve(reserved)
+	if err == ErrClosed {
+		h.goClosed.Add(1)
+	}
+	if err != nil {
+		return err
+	}
+	h.putBytes(cl, a, b)
+	return nil
+}
+
+// reserve is fq_reserve: the reservation taken for a message of n bytes,
+// or 0 if another waiter holds it.
+func (h *Handle) reserve(n int) uint64 {
+	size := h.mask + 1
+	want := h.gen<<genShift | min(2*recSize(n), size)
+	for {
+		r := h.c.reserve.Load()
+		if r>>genShift == h.gen && r&posMask != 0 {
+			return 0
+		}
+		if h.c.reserve.CompareAndSwap(r, want) {
+			return want
+		}
+	}
+}
+
+// unreserve is fq_unreserve: it gives the reservation back and wakes the
+// waiters, C and Go.
+func (h *Handle) unreserve(r uint64) {
+	if r != 0 && h.c.reserve.CompareAndSwap(r, r&^posMask) {
+		h.WakeWaiters()
+	}
+}
+
+// Next returns the payload of the record at the consumer's read cursor,
+// in place in the ring, if it is published, and moves the cursor past it.
+// It stays valid until Release. Consumer only.
+func (h *Handle) Next() ([]byte, bool) {
+	for {
+		if diff(h.rd, h.head) >= int64(h.mask+1) {
+			return nil, false // cannot be: the cursor is a ring ahead
+		}
+		w := h.word(h.rd).Load() // pairs with the producer's store of the header
+		if w == 0 {
+			return nil, false
+		}
+		n := uint32(w)
+		if n == recPad {
+			h.rd = (h.rd + (h.mask + 1 - h.rd&h.mask)) & posMask
+			continue
+		}
+		p := unsafe.Add(h.cells, uintptr(h.rd&h.mask)+recHdr)
+		h.rd = (h.rd + recSize(int(n))) & posMask
+		h.readN++
+		raceAcquire(unsafe.Pointer(&h.raceSync))
+		return unsafe.Slice((*byte)(p), n), true
+	}
+}
+
+// Unread reports whether the read cursor is past the released head:
+// records read with Next and not yet released.
+func (h *Handle) Unread() bool { return h.rd != h.head }
+
+// Release passes everything the read cursor has passed back to the
+// producers: it zeroes it (block.h, "Consume (bytes)"), then stores head.
+// full says the batch was cut short by its size, so the tail tells the
+// depth. Consumer only.
+func (h *Handle) Release(full bool) {
+	if h.rd == h.head {
+		return
+	}
+	n := uint64(diff(h.rd, h.head))
+	d := n
+	if full {
+		d = uint64(diff(h.c.tail.Load()&posMask, h.head))
+	}
+	if d > h.c.highWater.Load() {
+		h.c.highWater.Store(d)
+	}
+	off := h.head & h.mask
+	first := min(n, h.mask+1-off)
+	clear(unsafe.Slice((*byte)(unsafe.Add(h.cells, uintptr(off))), first))
+	if first < n {
+		clear(unsafe.Slice((*byte)(h.cells), n-first))
+	}
+	h.readN = 0
+	h.releaseTo(h.rd)
+}
+
+// ReadN is the number of records read since the last Release.
+func (h *Handle) ReadN() int { return h.readN }
