@@ -26,11 +26,14 @@ type BytesFuncConfig struct {
 	// ErrMessageSize (C: FOREIGN_EMSGSIZE). Zero means 64 KiB.
 	MaxArg int
 
-	// Name, OnPanic, Loop and OnClose: see FuncConfig. A BytesFunc runs
-	// one call at a time, in the order the calls were accepted.
+	// Name, OnPanic, Loop, Workers and OnClose: see FuncConfig. With one
+	// worker (the default) a BytesFunc runs one call at a time, in the
+	// order the calls were accepted; with more, each call's argument is
+	// copied out of the ring for the worker that runs it.
 	Name    string
 	OnPanic func(*PanicError)
 	Loop    *Loop
+	Workers int
 	OnClose func()
 }
 
@@ -52,6 +55,10 @@ type BytesFunc struct {
 	out  []byte // fn's result buffer, the consumer's
 	late atomic.Uint64
 
+	work    chan *bytesWork // to the workers, when Workers > 1
+	works   sync.Pool       // *bytesWork
+	workers sync.WaitGroup
+
 	mu      sync.Mutex
 	pending map[uint64]*bytesCall // Go callers waiting, by id
 	nextID  uint64
@@ -65,29 +72,67 @@ type bytesCall struct {
 	ch  chan struct{} // buffered: the consumer never blocks on it
 }
 
+// bytesWork is a call handed to a worker: its header and a copy of its
+// argument (the ring's record is released with its batch).
+type bytesWork struct {
+	hdr uint64
+	arg []byte
+}
+
 // callHdr is the size of a call's header in the ring (see Func's callMsg).
 const callHdr = 8
 
 // NewBytesFunc returns a BytesFunc that runs fn for every call.
 func NewBytesFunc(fn func(arg, out []byte) []byte, cfg BytesFuncConfig) (*BytesFunc, error) {
-	if fn == nil {
+	switch {
+	case fn == nil:
 		return nil, fmt.Errorf("foreign: NewBytesFunc: nil function: %w", ErrInvalid)
+	case cfg.Workers < 0:
+		return nil, fmt.Errorf("foreign: NewBytesFunc: Workers %d < 0: %w", cfg.Workers, ErrInvalid)
+	case cfg.Workers > 1 && cfg.Loop != nil:
+		return nil, fmt.Errorf("foreign: NewBytesFunc: Workers > 1 on a Loop (a Loop runs one handler at a time): %w", ErrInvalid)
 	}
+	workers := max(cfg.Workers, 1)
 	qc := ByteQueueConfig{Capacity: cfg.Capacity, MaxMessage: cfg.MaxArg, Name: cfg.Name, OnPanic: cfg.OnPanic,
 		Loop: cfg.Loop, OnClose: cfg.OnClose}
 	if qc.MaxMessage == 0 {
 		qc.MaxMessage = defaultMaxMessage
 	}
-	bq, err := openByteQueue(qc, fq.KindFunc, callHdr)
+	bq, err := openByteQueue(qc, fq.KindFunc, callHdr, workers)
 	if err != nil {
 		return nil, err
 	}
 	f := &BytesFunc{q: bq.byteRing, fn: fn, pending: map[uint64]*bytesCall{}}
 	f.q.region = regionFunc
-	f.q.handle = func(ms [][]byte, done *int) {
-		for i := range ms {
-			*done = i + 1
-			f.serve(ms[i])
+	if workers > 1 {
+		f.q.region = regionDispatch
+		f.work = make(chan *bytesWork, workers)
+		for range workers {
+			f.workers.Go(f.work1)
+		}
+		f.q.handle = func(ms [][]byte, done *int) {
+			for i, m := range ms {
+				*done = i + 1
+				w, _ := f.works.Get().(*bytesWork)
+				if w == nil {
+					w = new(bytesWork)
+				}
+				w.hdr, w.arg = binary.LittleEndian.Uint64(m), append(w.arg[:0], m[callHdr:]...)
+				f.work <- w
+			}
+		}
+		// As Func's: the workers end once the queue has handed them its
+		// last call, before OnClose and the end of Close's wait.
+		f.q.drain = func() {
+			close(f.work)
+			f.workers.Wait()
+		}
+	} else {
+		f.q.handle = func(ms [][]byte, done *int) {
+			for i, m := range ms {
+				*done = i + 1
+				f.serve(binary.LittleEndian.Uint64(m), m[callHdr:], &f.out)
+			}
 		}
 	}
 	startConsumer(f.q)
@@ -107,41 +152,64 @@ func (f *BytesFunc) Unref() { f.q.Unref() }
 // MaxArg is the longest argument the function takes.
 func (f *BytesFunc) MaxArg() int { return f.q.h.MaxMessage() - callHdr }
 
-// serve runs one call, its record in place, and hands the result to the
-// caller, even if fn ends its goroutine with runtime.Goexit (the caller
-// then gets ErrPanic).
-func (f *BytesFunc) serve(m []byte) {
-	hdr := binary.LittleEndian.Uint64(m)
+// work1 is a worker, with a result buffer of its own (see Func.work1).
+func (f *BytesFunc) work1() {
+	finished := false
+	defer func() {
+		if !finished { // fn called runtime.Goexit: report it, and replace this worker
+			f.q.panics.Add(1)
+			reportPanic(f.q.name, f.q.onPanic, errGoexit)
+			f.workers.Go(f.work1)
+		}
+	}()
+	var out []byte
+	for w := range f.work {
+		f.serveMarked(w, &out)
+		f.works.Put(w)
+	}
+	finished = true
+}
+
+// serveMarked is serve on a worker, its thread marked as serving the
+// function (block.h, "Serving").
+func (f *BytesFunc) serveMarked(w *bytesWork, out *[]byte) {
+	old := f.q.h.Enter()
+	defer f.q.h.Leave(old)
+	defer endRegion(startRegion(regionFunc, f.q.name))
+	f.serve(w.hdr, w.arg, out)
+}
+
+// serve runs one call and hands the result to the caller, even if fn ends
+// its goroutine with runtime.Goexit (the caller then gets ErrPanic). out
+// is the result buffer of whoever runs it; it grows to the longest result.
+func (f *BytesFunc) serve(hdr uint64, arg []byte, out *[]byte) {
 	answered := false
 	defer func() {
 		if !answered { // see Func.serve
 			f.reply(hdr, nil, &PanicError{Name: f.q.name, Value: errGoexit})
 		}
 	}()
-	r, err := f.invoke(m[callHdr:])
+	r, err := f.invoke(arg, *out)
 	answered = true
 	f.reply(hdr, r, err)
+	if len(r) > cap(*out) {
+		*out = make([]byte, 0, len(r))
+	}
 }
 
 // invoke runs fn, turning a panic into an error (see Func.invoke).
-func (f *BytesFunc) invoke(arg []byte) (r []byte, err error) {
+func (f *BytesFunc) invoke(arg, out []byte) (r []byte, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			f.q.panics.Add(1)
 			err = reportPanic(f.q.name, f.q.onPanic, p)
 		}
 	}()
-	return f.fn(arg, f.out[:0]), nil
+	return f.fn(arg, out[:0]), nil
 }
 
-// reply hands a call's result to its caller, or counts it as late. The
-// out buffer grows to the longest result fn has appended.
+// reply hands a call's result to its caller, or counts it as late.
 func (f *BytesFunc) reply(hdr uint64, r []byte, err error) {
-	defer func() {
-		if len(r) > cap(f.out) {
-			f.out = make([]byte, 0, len(r))
-		}
-	}()
 	if hdr&goCallBit != 0 {
 		f.mu.Lock()
 		gc := f.pending[hdr&^goCallBit]

@@ -285,3 +285,36 @@ func TestFuncCallAllocs(t *testing.T) {
 		t.Errorf("%.1f allocations per call", allocs)
 	}
 }
+
+// With workers, calls run in parallel, each on its own copy of its
+// argument, and every caller gets its own result; a worker may call the
+// function itself while another worker is free.
+func TestBytesFuncWorkers(t *testing.T) {
+	var f *BytesFunc
+	var err error
+	f, err = NewBytesFunc(func(arg, out []byte) []byte {
+		if string(arg) == "nested" {
+			r, err := f.Call(context.Background(), []byte("in"), nil)
+			if err != nil {
+				return append(out, err.Error()...)
+			}
+			return append(out, r...)
+		}
+		time.Sleep(50 * time.Microsecond) // overlap the calls
+		return twice(arg, out)
+	}, BytesFuncConfig{Workers: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok, short, bad := cthreads.CallvThreads(uintptr(f.Token()), 4, 200, 8192, int64(10*time.Second))
+	if bad != 0 || ok != 600 || short != 200 {
+		t.Fatalf("ok %d short %d bad %d (%s)", ok, short, bad, fq.Strerror(bad))
+	}
+	if r, err := f.Call(context.Background(), []byte("nested"), nil); err != nil || string(r) != "inin" {
+		t.Errorf("nested call: %q, %v", r, err)
+	}
+	within(t, 5*time.Second, "Close", func() { f.Close() })
+	if _, err := NewBytesFunc(twice, BytesFuncConfig{Workers: -1}); !errors.Is(err, ErrInvalid) {
+		t.Errorf("Workers -1: %v", err)
+	}
+}

@@ -35,7 +35,7 @@ type BytePullQueue struct {
 // NewBytePullQueue returns a byte queue that Go code reads with ReadInto
 // or Recv.
 func NewBytePullQueue(cfg BytePullConfig) (*BytePullQueue, error) {
-	o, err := openBytes(cfg.Capacity, cfg.MaxMessage, nil, fq.KindQueue, 0)
+	o, err := openBytes(cfg.Capacity, cfg.MaxMessage, nil, fq.KindQueue, 0, 1)
 	if err != nil {
 		return nil, err
 	}

@@ -73,7 +73,7 @@ func NewByteQueue(handler func([]byte), cfg ByteQueueConfig) (*ByteQueue, error)
 	if handler == nil {
 		return nil, fmt.Errorf("foreign: NewByteQueue: nil handler (for pull mode, NewBytePullQueue): %w", ErrInvalid)
 	}
-	q, err := openByteQueue(cfg, fq.KindQueue, 0)
+	q, err := openByteQueue(cfg, fq.KindQueue, 0, 1)
 	if err != nil {
 		return nil, err
 	}
@@ -95,7 +95,7 @@ func NewByteBatchQueue(handler func([][]byte), cfg ByteQueueConfig) (*ByteQueue,
 	if handler == nil {
 		return nil, fmt.Errorf("foreign: NewByteBatchQueue: nil handler: %w", ErrInvalid)
 	}
-	q, err := openByteQueue(cfg, fq.KindQueue, 0)
+	q, err := openByteQueue(cfg, fq.KindQueue, 0, 1)
 	if err != nil {
 		return nil, err
 	}
@@ -107,8 +107,8 @@ func NewByteBatchQueue(handler func([][]byte), cfg ByteQueueConfig) (*ByteQueue,
 // openByteQueue opens the byte ring of a queue, or of a function (kind
 // fq.KindFunc, whose records carry an 8-byte call header before the
 // argument).
-func openByteQueue(cfg ByteQueueConfig, kind int, extra int) (*ByteQueue, error) {
-	o, err := openBytes(cfg.Capacity, cfg.MaxMessage, cfg.Loop, kind, extra)
+func openByteQueue(cfg ByteQueueConfig, kind, extra, workers int) (*ByteQueue, error) {
+	o, err := openBytes(cfg.Capacity, cfg.MaxMessage, cfg.Loop, kind, extra, workers)
 	if err != nil {
 		return nil, err
 	}
@@ -139,7 +139,7 @@ func openByteQueue(cfg ByteQueueConfig, kind int, extra int) (*ByteQueue, error)
 
 // openBytes checks the sizes and opens a byte ring for messages of up to
 // maxMsg bytes (plus extra, a call's header).
-func openBytes(capacity, maxMsg int, loop *Loop, kind, extra int) (opened, error) {
+func openBytes(capacity, maxMsg int, loop *Loop, kind, extra, workers int) (opened, error) {
 	switch {
 	case maxMsg < 0 || maxMsg > fq.MaxBytesMsg-extra:
 		return opened{}, fmt.Errorf("foreign: MaxMessage %d out of range [0, %d]: %w", maxMsg, fq.MaxBytesMsg-extra, ErrInvalid)
@@ -163,7 +163,7 @@ func openBytes(capacity, maxMsg int, loop *Loop, kind, extra int) (opened, error
 		callRet = 0
 	}
 	o, err := open(fq.OpenArgs{MsgSize: uintptr(maxMsg), Capacity: uintptr(capacity), Kind: kind, Bytes: true,
-		CallRet: callRet}, loop)
+		CallRet: callRet, Workers: workers}, loop)
 	if err != nil {
 		return opened{}, fmt.Errorf("foreign: new byte queue: %w", err)
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/foreigncall/foreign/internal/cthreads"
+	"github.com/foreigncall/foreign/internal/fq"
 )
 
 // byteChecker checks every message a byte producer posted: its pattern,
@@ -71,10 +72,19 @@ func TestByteQueueStress(t *testing.T) {
 		{"small", 16, 64, 4096},
 		{"mixed", 16, 3000, 16384},
 		{"large", 60000, 65536, 0},
+		{"wrap", 16, 1000, 4096}, // positions start just below their wrap
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := newByteChecker()
-			q, err := NewByteQueue(c.see, ByteQueueConfig{Capacity: tc.capacity, MaxMessage: tc.max})
+			var h hooks
+			if tc.name == "wrap" {
+				h.start = 1<<fq.PosBits - 8192
+			}
+			var q *ByteQueue
+			var err error
+			withHooks(h, func() {
+				q, err = NewByteQueue(c.see, ByteQueueConfig{Capacity: tc.capacity, MaxMessage: tc.max})
+			})
 			if err != nil {
 				t.Fatal(err)
 			}

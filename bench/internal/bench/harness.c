@@ -139,6 +139,7 @@ static bh_call call_for(int kind) {
 	case BH_CALL_CV: return bh_call_cv;
 	case BH_WAKE: return bh_call_wake;
 	case BH_WAKE_PIPE: return bh_call_wake_pipe;
+	case BH_BYTES: return bh_call_bytes;
 	}
 	return NULL;
 }
@@ -455,7 +456,7 @@ static void tput_free(bh_tput *t) {
 bh_tput *bh_tput_new(int kind, uintptr_t target, void *ring, int producers, uint64_t messages, int *err) {
 	bh_call send = call_for(kind);
 	int ok = kind == BH_FOREIGN || kind == BH_EXPORT_CHAN || kind == BH_CRING ||
-	         kind == BH_EVENTFD || kind == BH_PIPE || kind == BH_ASYNC || kind == BH_CONDVAR;
+	         kind == BH_EVENTFD || kind == BH_PIPE || kind == BH_ASYNC || kind == BH_CONDVAR || kind == BH_BYTES;
 	if (!ok || send == NULL || producers <= 0) {
 		*err = -EINVAL;
 		return NULL;

@@ -21,6 +21,7 @@
 #ifndef FOREIGN_BENCH_HARNESS_H
 #define FOREIGN_BENCH_HARNESS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* The message every strategy carries (msg in cgo.go mirrors it). */
@@ -45,6 +46,7 @@ enum {
 	BH_CALL_CV,     /* mutex + condvar handshake with a Go goroutine (alt.c) */
 	BH_WAKE,        /* foreign_post of {seq, send ticks}: wake-up latency */
 	BH_WAKE_PIPE,   /* pipe write of {seq, send ticks}: wake-up latency */
+	BH_BYTES,       /* a byte string sent as a bh_bdest says (bytes.c) */
 };
 
 /* A return code of the harness's own, distinct from every FOREIGN_E*:
@@ -201,6 +203,47 @@ int bh_fresh(int kind, uintptr_t target, uint64_t n, uint64_t *out);
 extern uint64_t bhGoCall(uint64_t seq);
 /* bhGoSend sends {seq, producer} on the channel of Go sink number sink. */
 extern void bhGoSend(uintptr_t sink, uint64_t seq, uint32_t producer);
+
+/* ---- Byte strings (bytes.c) ---- */
+
+/* Every byte string starts with this header; the rest is payload, whose
+ * last byte is the low byte of seq (when there is a payload). */
+typedef struct {
+	uint64_t seq;      /* per producer: 0, 1, 2, ... with no gaps */
+	uint32_t producer; /* 0 .. producers-1 */
+	uint32_t len;      /* the whole message's length */
+} bh_bhdr;
+#define BH_BHDR 16
+
+/* How a byte string goes to Go. */
+enum {
+	BH_B_POST = 1,  /* foreign_post(token, msg, len) into a foreign.ByteQueue */
+	BH_B_POSTV,     /* foreign_postv: the header and the payload, two parts */
+	BH_B_GOBYTES,   /* bhGoBytes: an //export callback, C.GoBytes, a channel */
+	BH_B_POOL,      /* bhGoPool: the same, copying into a pooled buffer */
+	BH_B_PIPE,      /* writev of [u64 len][message] to a pipe */
+	BH_B_SEQPACKET, /* send of the message on an AF_UNIX SOCK_SEQPACKET socket */
+	BH_B_MEMCPY,    /* memcpy into a buffer of the ring's size: the limit */
+};
+
+/* A destination: how, the token, fd or Go sink index, every message's
+ * size, and one sender per producer thread (each with its own message
+ * buffer; memcpy: its own ring-size destination). */
+typedef struct bh_bdest bh_bdest;
+typedef struct bh_bsender bh_bsender;
+bh_bdest *bh_bdest_new(int how, uintptr_t target, uint64_t size, int producers, uint64_t ring, int *err);
+void bh_bdest_free(bh_bdest *d);
+/* bh_bsend sends message seq of the sender; 0, a FOREIGN_E* code or -errno. */
+int bh_bsend(bh_bsender *s, uint64_t seq);
+/* BH_BYTES's call: target is a bh_bdest, m->producer the sender. */
+int bh_call_bytes(uintptr_t target, const bh_msg *m);
+/* A sum over the memcpy destinations, so that no copy can be elided. */
+uint64_t bh_bdest_checksum(bh_bdest *d);
+
+/* bhGoBytes and bhGoPool (export.go) hand n bytes at p to Go sink number
+ * sink: the one with C.GoBytes, the other copying into a pooled buffer. */
+extern void bhGoBytes(uintptr_t sink, void *p, size_t n);
+extern void bhGoPool(uintptr_t sink, void *p, size_t n);
 
 /* bh_futex_floor (floor.c): the C-only floors, events times, one every
  * gap_ns: pingpong 0, a C thread waking a C thread parked on a futex (ticks

@@ -1,6 +1,11 @@
 // cconsumer.c: a consumer written in C, for the C sanitizer tests and the
 // benchmark's C-only floor; never part of the library's own build. It
 // follows the protocol of block.h as the Go consumer (consume.go) does.
+// Guarded: cbytes.c, the byte ring's consumer, parks through it, and a test
+// may include both.
+#ifndef FQ_CCONSUMER_C
+#define FQ_CCONSUMER_C
+
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
@@ -90,3 +95,5 @@ static __attribute__((unused)) void fq_c_close(fq_ctl *c) {
 	uint64_t one = 1;
 	(void)!write((int)atomic_load_explicit(&c->wake_fd, memory_order_relaxed), &one, sizeof one);
 }
+
+#endif // FQ_CCONSUMER_C
