@@ -41,7 +41,9 @@ extern "C" {
 /* A handle created by the Go side; pass it to C as user data. */
 typedef uintptr_t foreign_token;
 
-#define FOREIGN_ABI_VERSION 1
+/* 2 added byte queues: foreign_postv, foreign_postv_wait, foreign_callv,
+ * FOREIGN_EMSGSIZE. Every function of version 1 is unchanged. */
+#define FOREIGN_ABI_VERSION 2
 
 #define FOREIGN_EINVAL    (-1) /* token 0, unknown token, NULL message, wrong length */
 #define FOREIGN_ECLOSED   (-2) /* the target was closed (or the token is stale) */
@@ -117,7 +119,8 @@ int foreign_postv_wait(foreign_token t, const struct foreign_iovec *iov, int iov
  *                      (it called into C, which called back): it would wait
  *                      for itself, so it fails at once instead;
  *   FOREIGN_EPANIC     the Go function panicked; ret is untouched;
- *   FOREIGN_EINVAL     bad token or sizes.
+ *   FOREIGN_EINVAL     bad token or sizes, or a function of byte strings
+ *                      (foreign.BytesFunc: call it with foreign_callv).
  * A call accepted before Close still runs and returns its result.
  */
 int foreign_call(foreign_token t, const void *arg, size_t arglen, void *ret, size_t retlen,
