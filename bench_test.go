@@ -2,6 +2,7 @@ package foreign
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -12,19 +13,25 @@ import (
 // Go-side posting against the obvious Go baseline, a buffered channel read
 // by a goroutine, side by side.
 func BenchmarkPostGo(b *testing.B) {
-	b.Run("foreign", func(b *testing.B) {
-		var n atomic.Int64
-		q, err := NewQueue(func(int64) { n.Add(1) }, QueueConfig{Capacity: 4096})
-		if err != nil {
-			b.Fatal(err)
+	for _, lat := range []bool{false, true} {
+		name := "foreign"
+		if lat {
+			name = "foreign+latency" // the cost of QueueConfig.Latency
 		}
-		b.ReportAllocs()
-		for b.Loop() {
-			for q.Post(1) != nil {
+		b.Run(name, func(b *testing.B) {
+			var n atomic.Int64
+			q, err := NewQueue(func(int64) { n.Add(1) }, QueueConfig{Capacity: 4096, Latency: lat})
+			if err != nil {
+				b.Fatal(err)
 			}
-		}
-		q.Close()
-	})
+			b.ReportAllocs()
+			for b.Loop() {
+				for q.Post(1) != nil {
+				}
+			}
+			q.Close()
+		})
+	}
 	b.Run("chan", func(b *testing.B) {
 		ch := make(chan int64, 4096)
 		var wg sync.WaitGroup
@@ -39,6 +46,44 @@ func BenchmarkPostGo(b *testing.B) {
 		close(ch)
 		wg.Wait()
 	})
+}
+
+// Go-side posting of byte strings of a few sizes: the byte queue against
+// a fixed-size Queue of the same size (the same ring, cells instead of
+// records) and a channel of copies, side by side.
+func BenchmarkPostBytesGo(b *testing.B) {
+	for _, size := range []int{16, 256, 4096} {
+		msg := make([]byte, size)
+		b.Run(fmt.Sprintf("bytes/%d", size), func(b *testing.B) {
+			var n atomic.Int64
+			q, err := NewByteQueue(func(m []byte) { n.Add(int64(len(m))) }, ByteQueueConfig{Capacity: 1 << 20})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			b.SetBytes(int64(size))
+			for b.Loop() {
+				for q.Post(msg) != nil {
+				}
+			}
+			q.Close()
+		})
+		b.Run(fmt.Sprintf("chan-copy/%d", size), func(b *testing.B) {
+			ch := make(chan []byte, 4096)
+			var wg sync.WaitGroup
+			wg.Go(func() {
+				for range ch {
+				}
+			})
+			b.ReportAllocs()
+			b.SetBytes(int64(size))
+			for b.Loop() {
+				ch <- append([]byte(nil), msg...)
+			}
+			close(ch)
+			wg.Wait()
+		})
+	}
 }
 
 // Pending is one atomic load, for hot loops to poll.
@@ -161,6 +206,11 @@ func BenchmarkFromCThread(b *testing.B) {
 	})
 	b.Run("post", func(b *testing.B) {
 		q, _ := NewQueue(func(cthreads.Msg) {}, QueueConfig{Capacity: 4096})
+		run(b, q.Token(), cthreads.CostPost)
+		q.Close()
+	})
+	b.Run("post+latency", func(b *testing.B) { // the cost of QueueConfig.Latency: a stamp per post
+		q, _ := NewQueue(func(cthreads.Msg) {}, QueueConfig{Capacity: 4096, Latency: true})
 		run(b, q.Token(), cthreads.CostPost)
 		q.Close()
 	})

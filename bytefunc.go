@@ -35,6 +35,9 @@ type BytesFuncConfig struct {
 	Loop    *Loop
 	Workers int
 	OnClose func()
+
+	// Latency: see FuncConfig.Latency.
+	Latency bool
 }
 
 // BytesFunc makes a Go function of byte strings callable from C threads
@@ -75,8 +78,9 @@ type bytesCall struct {
 // bytesWork is a call handed to a worker: its header and a copy of its
 // argument (the ring's record is released with its batch).
 type bytesWork struct {
-	hdr uint64
-	arg []byte
+	hdr   uint64
+	arg   []byte
+	stamp int64 // latency.go
 }
 
 // callHdr is the size of a call's header in the ring (see Func's callMsg).
@@ -94,7 +98,7 @@ func NewBytesFunc(fn func(arg, out []byte) []byte, cfg BytesFuncConfig) (*BytesF
 	}
 	workers := max(cfg.Workers, 1)
 	qc := ByteQueueConfig{Capacity: cfg.Capacity, MaxMessage: cfg.MaxArg, Name: cfg.Name, OnPanic: cfg.OnPanic,
-		Loop: cfg.Loop, OnClose: cfg.OnClose}
+		Loop: cfg.Loop, OnClose: cfg.OnClose, Latency: cfg.Latency}
 	if qc.MaxMessage == 0 {
 		qc.MaxMessage = defaultMaxMessage
 	}
@@ -111,13 +115,17 @@ func NewBytesFunc(fn func(arg, out []byte) []byte, cfg BytesFuncConfig) (*BytesF
 			f.workers.Go(f.work1)
 		}
 		f.q.handle = func(ms [][]byte, done *int) {
+			stamps := f.q.stamps(len(ms))
 			for i, m := range ms {
 				*done = i + 1
 				w, _ := f.works.Get().(*bytesWork)
 				if w == nil {
 					w = new(bytesWork)
 				}
-				w.hdr, w.arg = binary.LittleEndian.Uint64(m), append(w.arg[:0], m[callHdr:]...)
+				w.hdr, w.arg, w.stamp = binary.LittleEndian.Uint64(m), append(w.arg[:0], m[callHdr:]...), 0
+				if i < len(stamps) {
+					w.stamp = stamps[i]
+				}
 				f.work <- w
 			}
 		}
@@ -129,9 +137,17 @@ func NewBytesFunc(fn func(arg, out []byte) []byte, cfg BytesFuncConfig) (*BytesF
 		}
 	} else {
 		f.q.handle = func(ms [][]byte, done *int) {
+			var stamps []int64
+			if f.q.lat != nil {
+				stamps = f.q.stamps(len(ms))
+			}
 			for i, m := range ms {
 				*done = i + 1
-				f.serve(binary.LittleEndian.Uint64(m), m[callHdr:], &f.out)
+				var stamp int64
+				if i < len(stamps) {
+					stamp = stamps[i]
+				}
+				f.serve(binary.LittleEndian.Uint64(m), m[callHdr:], &f.out, stamp)
 			}
 		}
 	}
@@ -148,6 +164,9 @@ func (f *BytesFunc) Release() error { return f.q.Release() }
 // Ref and Unref: see Queue.Ref.
 func (f *BytesFunc) Ref()   { f.q.Ref() }
 func (f *BytesFunc) Unref() { f.q.Unref() }
+
+// Latency returns the function's latency histograms (see FuncConfig.Latency).
+func (f *BytesFunc) Latency() Latency { return f.q.Latency() }
 
 // MaxArg is the longest argument the function takes.
 func (f *BytesFunc) MaxArg() int { return f.q.h.MaxMessage() - callHdr }
@@ -176,20 +195,27 @@ func (f *BytesFunc) serveMarked(w *bytesWork, out *[]byte) {
 	old := f.q.h.Enter()
 	defer f.q.h.Leave(old)
 	defer endRegion(startRegion(regionFunc, f.q.name))
-	f.serve(w.hdr, w.arg, out)
+	f.serve(w.hdr, w.arg, out, w.stamp)
 }
 
 // serve runs one call and hands the result to the caller, even if fn ends
 // its goroutine with runtime.Goexit (the caller then gets ErrPanic). out
 // is the result buffer of whoever runs it; it grows to the longest result.
-func (f *BytesFunc) serve(hdr uint64, arg []byte, out *[]byte) {
+func (f *BytesFunc) serve(hdr uint64, arg []byte, out *[]byte, stamp int64) {
 	answered := false
 	defer func() {
 		if !answered { // see Func.serve
 			f.reply(hdr, nil, &PanicError{Name: f.q.name, Value: errGoexit})
 		}
 	}()
+	var t int64
+	if stamp != 0 {
+		t = f.q.lat.start(stamp)
+	}
 	r, err := f.invoke(arg, *out)
+	if stamp != 0 {
+		f.q.lat.done(t)
+	}
 	answered = true
 	f.reply(hdr, r, err)
 	if len(r) > cap(*out) {

@@ -17,8 +17,9 @@ type BytePullConfig struct {
 	Capacity   int
 	MaxMessage int
 
-	// OnClose: see PullConfig.
+	// OnClose and Latency: see PullConfig.
 	OnClose func()
+	Latency bool
 }
 
 // BytePullQueue is a byte queue without a handler: Go code reads it with
@@ -35,12 +36,13 @@ type BytePullQueue struct {
 // NewBytePullQueue returns a byte queue that Go code reads with ReadInto
 // or Recv.
 func NewBytePullQueue(cfg BytePullConfig) (*BytePullQueue, error) {
-	o, err := openBytes(cfg.Capacity, cfg.MaxMessage, nil, fq.KindQueue, 0, 1)
+	o, err := openBytes(cfg.Capacity, cfg.MaxMessage, nil, fq.KindQueue, 0, 1, cfg.Latency)
 	if err != nil {
 		return nil, err
 	}
 	q := &BytePullQueue{reader: make(chan struct{}, 1)}
 	q.init(o, "", nil, cfg.OnClose)
+	q.lat = newLatency(q.h, false)
 	runtime.AddCleanup(q, func(h *fq.Handle) {
 		if !h.Freed() {
 			h.Discard()
@@ -92,6 +94,9 @@ func (q *BytePullQueue) recv(ctx context.Context, buf []byte) (out []byte, last 
 			return buf, false, ErrClosed
 		}
 		if m, ok := h.Next(); ok {
+			if q.lat != nil {
+				q.lat.batch(h.Stamps()[:1])
+			}
 			buf = append(buf, m...)
 			h.Release(false)
 			q.taken.Add(1)

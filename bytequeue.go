@@ -39,6 +39,9 @@ type ByteQueueConfig struct {
 	// OnClose, if set, is called once when the queue has been closed and
 	// everything it accepted has been delivered (see QueueConfig.OnClose).
 	OnClose func()
+
+	// Latency: see QueueConfig.Latency (each message takes 8 bytes more).
+	Latency bool
 }
 
 const (
@@ -77,12 +80,7 @@ func NewByteQueue(handler func([]byte), cfg ByteQueueConfig) (*ByteQueue, error)
 	if err != nil {
 		return nil, err
 	}
-	q.handle = func(ms [][]byte, done *int) {
-		for i := range ms {
-			*done = i + 1 // counted before the call: a panic consumes it
-			handler(ms[i])
-		}
-	}
+	q.handle = oneAtATime(q.byteRing, handler)
 	startConsumer(q.byteRing)
 	return q, nil
 }
@@ -99,7 +97,7 @@ func NewByteBatchQueue(handler func([][]byte), cfg ByteQueueConfig) (*ByteQueue,
 	if err != nil {
 		return nil, err
 	}
-	q.handle = func(ms [][]byte, done *int) { *done = len(ms); handler(ms) }
+	q.handle = wholeBatch(q.byteRing, handler)
 	startConsumer(q.byteRing)
 	return q, nil
 }
@@ -108,7 +106,7 @@ func NewByteBatchQueue(handler func([][]byte), cfg ByteQueueConfig) (*ByteQueue,
 // fq.KindFunc, whose records carry an 8-byte call header before the
 // argument).
 func openByteQueue(cfg ByteQueueConfig, kind, extra, workers int) (*ByteQueue, error) {
-	o, err := openBytes(cfg.Capacity, cfg.MaxMessage, cfg.Loop, kind, extra, workers)
+	o, err := openBytes(cfg.Capacity, cfg.MaxMessage, cfg.Loop, kind, extra, workers, cfg.Latency)
 	if err != nil {
 		return nil, err
 	}
@@ -139,7 +137,7 @@ func openByteQueue(cfg ByteQueueConfig, kind, extra, workers int) (*ByteQueue, e
 
 // openBytes checks the sizes and opens a byte ring for messages of up to
 // maxMsg bytes (plus extra, a call's header).
-func openBytes(capacity, maxMsg int, loop *Loop, kind, extra, workers int) (opened, error) {
+func openBytes(capacity, maxMsg int, loop *Loop, kind, extra, workers int, stamp bool) (opened, error) {
 	switch {
 	case maxMsg < 0 || maxMsg > fq.MaxBytesMsg-extra:
 		return opened{}, fmt.Errorf("foreign: MaxMessage %d out of range [0, %d]: %w", maxMsg, fq.MaxBytesMsg-extra, ErrInvalid)
@@ -148,6 +146,9 @@ func openBytes(capacity, maxMsg int, loop *Loop, kind, extra, workers int) (open
 	}
 	maxMsg += extra
 	least := 2 * (fq.RecHdr + (maxMsg+7)&^7)
+	if stamp {
+		least += 2 * fq.StampSize
+	}
 	switch {
 	case capacity < 0 || capacity > fq.MaxRing:
 		return opened{}, fmt.Errorf("foreign: capacity %d out of range [0, %d]: %w", capacity, fq.MaxRing, ErrInvalid)
@@ -163,7 +164,7 @@ func openBytes(capacity, maxMsg int, loop *Loop, kind, extra, workers int) (open
 		callRet = 0
 	}
 	o, err := open(fq.OpenArgs{MsgSize: uintptr(maxMsg), Capacity: uintptr(capacity), Kind: kind, Bytes: true,
-		CallRet: callRet, Workers: workers}, loop)
+		CallRet: callRet, Workers: workers, Stamp: stamp}, loop)
 	if err != nil {
 		return opened{}, fmt.Errorf("foreign: new byte queue: %w", err)
 	}

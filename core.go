@@ -20,7 +20,8 @@ type core struct {
 	name    string
 	onPanic func(*PanicError)
 	onClose func()
-	region  string // its runtime/trace region type (trace.go)
+	region  string   // its runtime/trace region type (trace.go)
+	lat     *latency // its latency recorders (latency.go), or nil
 
 	closeOnce sync.Once
 	done      chan struct{} // closed after the teardown, OnClose included
@@ -32,6 +33,7 @@ func (h *core) init(o opened, name string, onPanic func(*PanicError), onClose fu
 		onPanic = logPanic
 	}
 	h.h, h.loop, h.id = o.h, o.loop, o.id
+	h.lat = newLatency(o.h, true)
 	h.name, h.onPanic, h.onClose, h.done = name, onPanic, onClose, make(chan struct{})
 }
 

@@ -28,9 +28,9 @@ type Func[A, R any] struct {
 	pending map[uint64]*goCall[R] // Go callers waiting, by id
 	nextID  uint64
 
-	work    chan *callMsg[A] // to the workers, when Workers > 1
-	msgs    sync.Pool        // *callMsg[A]: the calls handed to workers
-	rets    sync.Pool        // *R: results on their way to C callers
+	work    chan *funcWork[A] // to the workers, when Workers > 1
+	msgs    sync.Pool         // *funcWork[A]: the calls handed to workers
+	rets    sync.Pool         // *R: results on their way to C callers
 	workers sync.WaitGroup
 
 	late atomic.Uint64
@@ -65,6 +65,11 @@ type FuncConfig struct {
 	// OnClose, if set, is called once after the Func is closed and every
 	// call it accepted has returned.
 	OnClose func()
+
+	// Latency, if set, records how long each call waits, from the call to
+	// the start of the function, and how long the function takes, in
+	// histograms read with Latency (see QueueConfig.Latency).
+	Latency bool
 }
 
 // callMsg is a call as it sits in the ring: a header naming the caller,
@@ -76,6 +81,12 @@ type callMsg[A any] struct {
 }
 
 const goCallBit = 1 << 63
+
+// funcWork is a call handed to a worker, and its stamp (latency.go).
+type funcWork[A any] struct {
+	m     callMsg[A]
+	stamp int64
+}
 
 type goCall[R any] struct {
 	res callResult[R] // written by the consumer before it signals ch
@@ -115,7 +126,8 @@ func NewFunc[A, R any](fn func(A) R, cfg FuncConfig) (*Func[A, R], error) {
 	}
 	f := &Func[A, R]{fn: fn, pending: map[uint64]*goCall[R]{}}
 	workers := max(cfg.Workers, 1)
-	qc := QueueConfig{Capacity: cfg.Capacity, Name: cfg.Name, OnPanic: cfg.OnPanic, Loop: cfg.Loop, OnClose: cfg.OnClose}
+	qc := QueueConfig{Capacity: cfg.Capacity, Name: cfg.Name, OnPanic: cfg.OnPanic, Loop: cfg.Loop, OnClose: cfg.OnClose,
+		Latency: cfg.Latency}
 	q, err := openQueue[callMsg[A]](qc, int(unsafe.Sizeof(a)), int(unsafe.Sizeof(r)), workers)
 	if err != nil {
 		return nil, err
@@ -124,19 +136,23 @@ func NewFunc[A, R any](fn func(A) R, cfg FuncConfig) (*Func[A, R], error) {
 	q.region = regionFunc
 	if workers > 1 {
 		q.region = regionDispatch
-		f.work = make(chan *callMsg[A], workers)
+		f.work = make(chan *funcWork[A], workers)
 		for range workers {
 			f.workers.Go(f.work1)
 		}
 		q.handle = func(vs []callMsg[A], done *int) {
+			stamps := q.stamps(len(vs))
 			for i := range vs {
 				*done = i + 1
-				m, _ := f.msgs.Get().(*callMsg[A])
-				if m == nil {
-					m = new(callMsg[A])
+				w, _ := f.msgs.Get().(*funcWork[A])
+				if w == nil {
+					w = new(funcWork[A])
 				}
-				*m = vs[i] // the batch's buffer is reused once the batch is handed out
-				f.work <- m
+				w.m, w.stamp = vs[i], 0 // the batch's buffer is reused once the batch is handed out
+				if i < len(stamps) {
+					w.stamp = stamps[i]
+				}
+				f.work <- w
 			}
 		}
 		// The workers end once the queue has handed them its last call,
@@ -167,9 +183,17 @@ func (f *Func[A, R]) Unref() { f.q.Unref() }
 // thread as serving the Func meanwhile (block.h, "Serving"), so that a call
 // into the Func from fn, in Go or through C, fails with EDEADLK.
 func (f *Func[A, R]) runBatch(vs []callMsg[A], done *int) {
+	var stamps []int64
+	if f.q.lat != nil {
+		stamps = f.q.stamps(len(vs))
+	}
 	for i := range vs {
 		*done = i + 1
-		f.serve(&vs[i])
+		var stamp int64
+		if i < len(stamps) {
+			stamp = stamps[i]
+		}
+		f.serve(&vs[i], stamp)
 	}
 }
 
@@ -184,26 +208,29 @@ func (f *Func[A, R]) work1() {
 			f.workers.Go(f.work1)
 		}
 	}()
-	for m := range f.work {
-		f.serveMarked(m)
-		f.msgs.Put(m)
+	for w := range f.work {
+		f.serveMarked(&w.m, w.stamp)
+		f.msgs.Put(w)
 	}
 	finished = true
 }
 
 // serveMarked is serve on a worker, its thread marked as serving the Func.
-func (f *Func[A, R]) serveMarked(m *callMsg[A]) {
+func (f *Func[A, R]) serveMarked(m *callMsg[A], stamp int64) {
 	old := f.q.h.Enter()
 	defer f.q.h.Leave(old)
 	defer endRegion(startRegion(regionFunc, f.q.name))
-	f.serve(m)
+	f.serve(m, stamp)
 }
 
 // serve runs one call and hands its result to the caller, even if fn
 // ends its goroutine with runtime.Goexit (the caller then gets ErrPanic).
 // The error for a Goexit is made only then: made up front, and captured
 // by the deferred reply, it cost an allocation per call (and so did R).
-func (f *Func[A, R]) serve(m *callMsg[A]) {
+//
+// With latencies recorded (stamp is the call's, 0 if none), the wait is
+// from the call to fn's start and the time is fn's own.
+func (f *Func[A, R]) serve(m *callMsg[A], stamp int64) {
 	answered := false
 	defer func() {
 		if !answered {
@@ -211,10 +238,20 @@ func (f *Func[A, R]) serve(m *callMsg[A]) {
 			f.reply(m.hdr, zero, &PanicError{Name: f.q.name, Value: errGoexit})
 		}
 	}()
+	var t int64
+	if stamp != 0 {
+		t = f.q.lat.start(stamp)
+	}
 	r, err := f.invoke(m.arg)
+	if stamp != 0 {
+		f.q.lat.done(t)
+	}
 	answered = true
 	f.reply(m.hdr, r, err)
 }
+
+// Latency returns the function's latency histograms (see FuncConfig.Latency).
+func (f *Func[A, R]) Latency() Latency { return f.q.Latency() }
 
 // reply hands a call's result to its caller, or counts it as late.
 func (f *Func[A, R]) reply(hdr uint64, r R, err error) {

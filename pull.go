@@ -21,6 +21,11 @@ type PullConfig struct {
 	// Recv (or Close) found it drained. A panic in it is recovered,
 	// counted in Stats.Panics and reported (logged with slog.Default()).
 	OnClose func()
+
+	// Latency, if set, records how long each message waits, from its
+	// post to its return by Recv, in a histogram read with Latency (see
+	// QueueConfig.Latency).
+	Latency bool
 }
 
 // PullQueue is a queue without a handler: Go code reads it with Recv or,
@@ -38,12 +43,13 @@ type PullQueue[T any] struct {
 // NewPullQueue returns a queue that Go code reads with Recv. T must be
 // plain data, as for NewQueue.
 func NewPullQueue[T any](cfg PullConfig) (*PullQueue[T], error) {
-	o, err := openTyped[T](cfg.Capacity, nil, 0, -1, 1)
+	o, err := openTyped[T](cfg.Capacity, nil, 0, -1, 1, cfg.Latency)
 	if err != nil {
 		return nil, err
 	}
 	q := &PullQueue[T]{reader: make(chan struct{}, 1)}
 	q.init(o, "", nil, cfg.OnClose)
+	q.lat = newLatency(q.h, false)
 	// Free the C side if the queue becomes unreachable without being
 	// closed and drained (its reader went away).
 	runtime.AddCleanup(q, func(h *fq.Handle) {
@@ -97,6 +103,9 @@ func (q *PullQueue[T]) recv(ctx context.Context, buf []T) (n int, last bool, err
 			return 0, false, ErrClosed
 		}
 		if n := fq.Take(h, buf); n > 0 {
+			if q.lat != nil {
+				q.lat.batch(stampsOf(h, n, n))
+			}
 			q.taken.Add(uint64(n))
 			h.SpinReset()
 			return n, false, nil

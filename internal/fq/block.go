@@ -27,7 +27,8 @@ type ctl struct {
 	wakeFd   atomic.Int64
 	wakeKind atomic.Uint32
 	kind     atomic.Uint32
-	callRet  atomic.Uint64
+	callRet  atomic.Uint32
+	flags    atomic.Uint32
 
 	// Written by the consumer once per batch.
 	head      atomic.Uint64

@@ -44,7 +44,7 @@ type bytesClaim struct{ pos, rec uint64 }
 // claimBytes is fq_claim_bytes (c/bytes.c) for a message of n bytes.
 func (h *Handle) claimBytes(n int, fresh, count, holder bool) (bytesClaim, error) {
 	c := h.c
-	rec := recSize(n)
+	rec := recSize(n) + uint64(h.stamp)
 	size := h.mask + 1
 	for {
 		tail := c.tail.Load()
@@ -101,6 +101,10 @@ func (h *Handle) claimBytes(n int, fresh, count, holder bool) (bytesClaim, error
 // putBytes copies a then b into the claimed record and publishes it.
 func (h *Handle) putBytes(cl bytesClaim, a, b []byte) {
 	p := unsafe.Add(h.cells, uintptr(cl.rec&h.mask)+recHdr)
+	if h.stamp != 0 {
+		*(*int64)(p) = Now()
+		p = unsafe.Add(p, h.stamp)
+	}
 	dst := unsafe.Slice((*byte)(p), len(a)+len(b))
 	copy(dst, a)
 	copy(dst[len(a):], b)
@@ -181,7 +185,7 @@ func (h *Handle) PostBytesWait(ctx context.Context, a, b []byte) error {
 // or 0 if another waiter holds it.
 func (h *Handle) reserve(n int) uint64 {
 	size := h.mask + 1
-	want := h.gen<<genShift | min(2*recSize(n), size)
+	want := h.gen<<genShift | min(2*(recSize(n)+uint64(h.stamp)), size)
 	for {
 		r := h.c.reserve.Load()
 		if r>>genShift == h.gen && r&posMask != 0 {
@@ -219,7 +223,13 @@ func (h *Handle) Next() ([]byte, bool) {
 			continue
 		}
 		p := unsafe.Add(h.cells, uintptr(h.rd&h.mask)+recHdr)
-		h.rd = (h.rd + recSize(int(n))) & posMask
+		if h.stamp != 0 {
+			if h.readN < len(h.stamps) {
+				h.stamps[h.readN] = *(*int64)(p)
+			}
+			p = unsafe.Add(p, h.stamp)
+		}
+		h.rd = (h.rd + recSize(int(n)) + uint64(h.stamp)) & posMask
 		h.readN++
 		raceAcquire(unsafe.Pointer(&h.raceSync))
 		return unsafe.Slice((*byte)(p), n), true

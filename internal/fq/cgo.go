@@ -48,6 +48,7 @@ const (
 	MaxRing     = int(C.FQ_MAX_RING)      // the most bytes of a ring
 	MaxBytesMsg = int(C.FQ_MAX_BYTES_MSG) // a byte ring's longest message
 	RecHdr      = recHdr                  // a byte ring's record header
+	StampSize   = stampSize               // a message's stamp, when it has one
 )
 
 const (
@@ -76,6 +77,9 @@ func cOpen(a OpenArgs) (uintptr, *ctl, unsafe.Pointer, error) {
 	}
 	if a.Bytes {
 		ca.bytes = 1
+	}
+	if a.Stamp {
+		ca.flags |= C.FQ_FLAG_STAMP
 	}
 	if a.Ready != nil {
 		ca.loop_token = C.uint64_t(a.Ready.token)
@@ -186,7 +190,13 @@ const (
 	parkWaking  = C.FQ_PARK_WAKING
 	parkDead    = C.FQ_PARK_DEAD
 	parkFutex   = C.FQ_PARK_FUTEX
+
+	flagStamp = C.FQ_FLAG_STAMP
+	stampSize = C.FQ_STAMP
 )
+
+// cNow is CLOCK_MONOTONIC in ns, as C producers stamp messages.
+func cNow() int64 { return int64(C.fq_now_ns()) }
 
 // futexPark says whether a consumer can park on the futex (block.h, "Park
 // and wake"): on Linux, but for the portable build.

@@ -41,7 +41,10 @@ func Take[T any](h *Handle, buf []T) int {
 		if !ok {
 			break
 		}
-		buf[n] = *(*T)(unsafe.Add(cell, cellHdr))
+		if h.stamp != 0 && n < len(h.stamps) {
+			h.stamps[n] = *(*int64)(unsafe.Add(cell, cellHdr))
+		}
+		buf[n] = *(*T)(unsafe.Add(cell, cellHdr+h.stamp))
 		n++
 	}
 	if n > 0 {

@@ -24,14 +24,16 @@ type Handle struct {
 	start    uint64 // the position of the first message
 	mask     uint64
 	cellSize uintptr
+	stamp    uintptr  // 8 if each message carries the time of its post (block.h, "Stamps"), else 0
 	wake     *os.File // the read end, registered with the runtime poller; nil on a Loop
 	ready    *Handle  // the ready queue of the Loop serving this handle, or nil
 	id       uint64   // its id in that Loop
 
 	// Consumer-owned: used by one goroutine at a time.
 	head    uint64
-	rd      uint64 // a byte ring's read cursor: records before it are read, not yet released
-	readN   int    // records read since the last release
+	rd      uint64  // a byte ring's read cursor: records before it are read, not yet released
+	readN   int     // records read since the last release
+	stamps  []int64 // with stamps: those of the messages Take took, or Next's in stamps[0]
 	spin    spinner
 	yielded time.Time        // the consumer's last runtime.Gosched before a park (sched.go)
 	sched   []metrics.Sample // the runtime's counts of goroutines and Ps (sched.go)
@@ -69,6 +71,7 @@ type OpenArgs struct {
 	CallArg, CallRet  int     // a function's argument and result sizes
 	Workers           int     // a function's worker goroutines
 	Bytes             bool    // a byte ring: Capacity in bytes, MsgSize the longest message
+	Stamp             bool    // each message carries the time of its post
 	Ready             *Handle // the Loop's ready queue, or nil for a consumer of its own
 	ID                uint64  // the handle's id in that Loop
 
@@ -94,11 +97,15 @@ func Open(a OpenArgs) (*Handle, error) {
 		start:    c.start.Load(),
 		mask:     c.mask.Load(),
 		cellSize: uintptr(c.cellSize.Load()),
+		stamp:    uintptr(c.flags.Load()&flagStamp) * stampSize,
 		head:     c.head.Load(),
 		rd:       c.head.Load(),
 		spin:     newSpinner(),
 		ready:    a.Ready,
 		id:       a.ID,
+	}
+	if h.stamp != 0 {
+		h.stamps = make([]int64, maxStamps)
 	}
 	if a.Ready != nil {
 		h.server = a.Ready.token

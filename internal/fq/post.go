@@ -76,7 +76,10 @@ func (h *Handle) publish(cell unsafe.Pointer, pos uint64) {
 // put writes v into the claimed cell at pos and publishes it.
 func put[T any](h *Handle, pos uint64, v T) {
 	cell := h.cell(pos)
-	*(*T)(unsafe.Add(cell, cellHdr)) = v
+	if h.stamp != 0 {
+		*(*int64)(unsafe.Add(cell, cellHdr)) = Now()
+	}
+	*(*T)(unsafe.Add(cell, cellHdr+h.stamp)) = v
 	h.publish(cell, pos)
 }
 

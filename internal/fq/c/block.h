@@ -108,6 +108,15 @@
  * next waiter, so a holder stalled across a close and a reuse of the
  * block cannot block the new handle.
  *
+ * Stamps. A handle opened with FQ_FLAG_STAMP (the Go side records
+ * latencies) keeps, in each cell after its seq word and in each record
+ * after its header, the CLOCK_MONOTONIC time in ns at which its producer
+ * published it: written with the message, before the store that passes it
+ * to the consumer, so it travels under the same ordering. The clock is
+ * read through the vDSO: no system call, async-signal-safe. A cell is 8
+ * bytes larger; a record too (a byte ring's least size grows with it).
+ * Nothing else in the protocol changes.
+ *
  * Counts (bytes). The tail counts bytes, not messages: a byte ring's
  * producers add to msgs and bytes (relaxed, on their own line, after the
  * claim) the messages and payload bytes they claimed.
@@ -339,7 +348,8 @@ typedef struct fq_ctl {
 	_Atomic int64_t wake_fd;     /* written to wake the consumer */
 	_Atomic uint32_t wake_kind;  /* FQ_WAKE_* */
 	_Atomic uint32_t kind;       /* FQ_KIND_* */
-	_Atomic uint64_t call_ret;   /* 0: a queue; else a function, result size + 1 */
+	_Atomic uint32_t call_ret;   /* 0: a queue; else a function, result size + 1 */
+	_Atomic uint32_t flags;      /* FQ_FLAG_* */
 
 	/* Line 2: written by the consumer once per batch. */
 	_Atomic uint64_t head;
@@ -386,6 +396,9 @@ typedef struct fq_ctl {
 
 #define FQ_WAKE_EVENTFD 1
 #define FQ_WAKE_PIPE 2
+
+#define FQ_FLAG_STAMP 1u /* each message carries the time of its post (see "Stamps") */
+#define FQ_STAMP 8       /* its size, after the seq word or the record header */
 
 
 /* fq_token_gen is the generation a token names. */
@@ -439,7 +452,7 @@ typedef struct {
  * ring, bytes is 1 and rec the record's position (pos, or after a pad). */
 typedef struct {
 	uint64_t pos, mask, rec;
-	int bytes;
+	int bytes, stamp; /* stamp: the handle keeps stamps (FQ_FLAG_STAMP) */
 } fq_claim;
 
 /* fq_msg_len is the length of a message as it sits in the ring. */
@@ -455,6 +468,7 @@ typedef struct {
 	uint64_t loop_token, handle_id;
 	uint32_t workers; /* a function's worker goroutines; 0 means 1 */
 	int bytes;        /* a byte ring: capacity in bytes, msg_size the longest message */
+	uint32_t flags;   /* FQ_FLAG_* */
 } fq_open_args;
 
 #endif /* FOREIGN_FQ_BLOCK_H */

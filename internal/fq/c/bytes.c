@@ -14,9 +14,9 @@ static uint64_t reserved_for_others(fq_ctl *c, uint64_t tgen, int holder) {
 	return fq_tail_gen(r) == tgen ? r & FQ_POS_MASK : 0;
 }
 
-FQ_FN int fq_claim_bytes(fq_ctl *c, uint64_t tgen, uint64_t tail, uint64_t len, int count_full, int fresh_head,
-                         int holder, fq_claim *out) {
-	uint64_t rec = fq_rec_size(len);
+FQ_FN int fq_claim_bytes(fq_ctl *c, uint64_t tgen, uint64_t tail, uint64_t len, uint64_t stamp, int count_full,
+                         int fresh_head, int holder, fq_claim *out) {
+	uint64_t rec = fq_rec_size(len) + stamp;
 	for (;;) {
 		uint64_t gen = fq_tail_gen(tail);
 		if (gen != tgen)
@@ -67,7 +67,10 @@ FQ_FN int fq_claim_bytes(fq_ctl *c, uint64_t tgen, uint64_t tail, uint64_t len, 
 FQ_FN void fq_publish_bytes(fq_ctl *c, uint64_t gen, const fq_claim *cl, const fq_msg *m) {
 	unsigned char *ring = (unsigned char *)atomic_load_explicit(&c->ring, memory_order_relaxed);
 	unsigned char *rec = ring + (cl->rec & cl->mask);
-	gather(rec + FQ_REC_HDR, m);
+	unsigned char *dst = rec + FQ_REC_HDR;
+	if (cl->stamp) // see "Stamps"
+		dst = fq_stamp(dst);
+	gather(dst, m);
 	// Each store passes a record to the consumer (block.h, "Publish (bytes)").
 	atomic_store_explicit((_Atomic uint64_t *)rec, fq_rec_header(cl->rec, (uint32_t)fq_msg_len(m)),
 	                      memory_order_release);
@@ -81,7 +84,8 @@ FQ_FN uint64_t fq_reserve(fq_ctl *c, uint64_t tgen, uint64_t len) {
 	if (atomic_load_explicit(&c->cell_size, memory_order_relaxed) != 0)
 		return 0; // a cell ring: every message the same size, none starves
 	uint64_t size = atomic_load_explicit(&c->mask, memory_order_relaxed) + 1;
-	uint64_t need = 2 * fq_rec_size(len); // its record and a pad, at worst
+	uint64_t stamp = (atomic_load_explicit(&c->flags, memory_order_relaxed) & FQ_FLAG_STAMP) ? FQ_STAMP : 0;
+	uint64_t need = 2 * (fq_rec_size(len) + stamp); // its record and a pad, at worst
 	uint64_t want = tgen << FQ_GEN_SHIFT | (need < size ? need : size);
 	uint64_t r = atomic_load_explicit(&c->reserve, memory_order_acquire);
 	for (;;) {

@@ -44,8 +44,8 @@ FQ_FN void fq_space(fq_ctl *c); /* the consumer made room: wake waiters */
  * rings) and its reservation: fq_reserve returns the reservation taken, or
  * 0 if another waiter holds it (or the ring has cells); fq_unreserve gives
  * it back and wakes the waiters. */
-FQ_FN int fq_claim_bytes(fq_ctl *c, uint64_t tgen, uint64_t tail, uint64_t len, int count_full, int fresh_head,
-                         int holder, fq_claim *out);
+FQ_FN int fq_claim_bytes(fq_ctl *c, uint64_t tgen, uint64_t tail, uint64_t len, uint64_t stamp, int count_full,
+                         int fresh_head, int holder, fq_claim *out);
 FQ_FN void fq_publish_bytes(fq_ctl *c, uint64_t gen, const fq_claim *cl, const fq_msg *m);
 FQ_FN uint64_t fq_reserve(fq_ctl *c, uint64_t tgen, uint64_t len);
 FQ_FN void fq_unreserve(fq_ctl *c, uint64_t reserved);

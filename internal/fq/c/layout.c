@@ -20,6 +20,7 @@ static const fq_field fields[] = {
 	FIELD(wake_kind),
 	FIELD(kind),
 	FIELD(call_ret),
+	FIELD(flags),
 	FIELD(head),
 	FIELD(high_water),
 	FIELD(park),

@@ -55,6 +55,14 @@ static int claim_cell(fq_ctl *c, uint64_t tgen, uint64_t tail, int count_full, i
 	}
 }
 
+// fq_stamp writes the time of the post at dst (block.h, "Stamps") and
+// returns where the message goes.
+static unsigned char *fq_stamp(unsigned char *dst) {
+	int64_t now = fq_now_ns();
+	__builtin_memcpy(dst, &now, sizeof now);
+	return dst + FQ_STAMP;
+}
+
 // gather copies the message (a call's header first) to dst.
 static void gather(unsigned char *dst, const fq_msg *m) {
 	if (m->mode == FQ_MODE_CALL) {
@@ -74,7 +82,10 @@ static void publish_cell(fq_ctl *c, uint64_t gen, const fq_claim *cl, const fq_m
 	uintptr_t ring = atomic_load_explicit(&c->ring, memory_order_relaxed);
 	uint64_t cs = atomic_load_explicit(&c->cell_size, memory_order_relaxed);
 	fq_cell *cell = (fq_cell *)(ring + (uintptr_t)((cl->pos & cl->mask) * cs));
-	gather((unsigned char *)(cell + 1), m);
+	unsigned char *dst = (unsigned char *)(cell + 1);
+	if (cl->stamp) // see "Stamps"
+		dst = fq_stamp(dst);
+	gather(dst, m);
 	// Passes ownership of the cell to the consumer.
 	atomic_store_explicit(&cell->seq, (cl->pos + 1) & FQ_POS_MASK, memory_order_release);
 	fq_notify(c, gen);
@@ -98,16 +109,22 @@ static int claim(fq_ctl *c, uint64_t tgen, const fq_msg *m, int count_full, int 
 	if (kind != (m->mode == FQ_MODE_POST ? FQ_KIND_QUEUE : FQ_KIND_FUNC))
 		return FOREIGN_EINVAL;
 	uint64_t max = atomic_load_explicit(&c->msg_size, memory_order_relaxed);
+	int stamp = (atomic_load_explicit(&c->flags, memory_order_relaxed) & FQ_FLAG_STAMP) != 0;
+	int rc;
 	if (atomic_load_explicit(&c->cell_size, memory_order_relaxed) == 0) {
 		// A byte ring: any length up to the maximum (a call's includes its header).
 		if (m->len > max - (m->mode == FQ_MODE_CALL ? sizeof m->hdr : 0))
 			return FOREIGN_EMSGSIZE;
-		return fq_claim_bytes(c, tgen, tail, fq_msg_len(m), count_full, fresh_head, holder, out);
+		rc = fq_claim_bytes(c, tgen, tail, fq_msg_len(m), stamp ? FQ_STAMP : 0, count_full, fresh_head, holder,
+		                    out);
+	} else {
+		size_t want = m->mode == FQ_MODE_POST ? max : atomic_load_explicit(&c->call_arg, memory_order_relaxed);
+		if (m->len != want)
+			return FOREIGN_EINVAL;
+		rc = claim_cell(c, tgen, tail, count_full, fresh_head, out);
 	}
-	size_t want = m->mode == FQ_MODE_POST ? max : atomic_load_explicit(&c->call_arg, memory_order_relaxed);
-	if (m->len != want)
-		return FOREIGN_EINVAL;
-	return claim_cell(c, tgen, tail, count_full, fresh_head, out);
+	out->stamp = stamp;
+	return rc;
 }
 
 // publish publishes a claimed message.

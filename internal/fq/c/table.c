@@ -45,10 +45,13 @@ FQ_FN int fq_open(const fq_open_args *a, uintptr_t *token, fq_ctl **out) {
 		return -EINVAL;
 	// A byte ring: capacity is its size in bytes, at least two of its
 	// largest records (block.h, "Byte rings"), and positions are 8-aligned.
-	uint64_t cs = a->bytes ? 0 : sizeof(fq_cell) + ((msg_size + 7) & ~(uint64_t)7);
+	uint64_t stamp = (a->flags & FQ_FLAG_STAMP) ? FQ_STAMP : 0;
+	uint64_t cs = a->bytes ? 0 : sizeof(fq_cell) + stamp + ((msg_size + 7) & ~(uint64_t)7);
+	if (a->flags & ~FQ_FLAG_STAMP)
+		return -EINVAL;
 	if (sigkind ? (msg_size != 0 || capacity != 0)
 	            : a->bytes ? (msg_size > FQ_MAX_BYTES_MSG || capacity > FQ_MAX_RING ||
-	                          capacity < 2 * fq_rec_size(msg_size) || (capacity & (capacity - 1)) != 0)
+	                          capacity < 2 * (fq_rec_size(msg_size) + stamp) || (capacity & (capacity - 1)) != 0)
 	                       : ((a->kind == FQ_KIND_FUNC && msg_size == 0) || msg_size > FQ_MAX_MSG || capacity == 0 ||
 	                          capacity > FQ_MAX_CAPACITY || cs * capacity > FQ_MAX_RING ||
 	                          (capacity & (capacity - 1)) != 0))
@@ -148,7 +151,8 @@ FQ_FN int fq_open(const fq_open_args *a, uintptr_t *token, fq_ctl **out) {
 	atomic_store_explicit(&c->rejected_closed, 0, memory_order_relaxed);
 	atomic_store_explicit(&c->wakeups, 0, memory_order_relaxed);
 	atomic_store_explicit(&c->park, FQ_PARK_RUNNING, memory_order_relaxed);
-	atomic_store_explicit(&c->call_ret, a->kind == FQ_KIND_FUNC ? (uint64_t)call_ret + 1 : 0, memory_order_relaxed);
+	atomic_store_explicit(&c->call_ret, a->kind == FQ_KIND_FUNC ? (uint32_t)call_ret + 1 : 0, memory_order_relaxed);
+	atomic_store_explicit(&c->flags, a->flags, memory_order_relaxed);
 	atomic_store_explicit(&c->call_arg, a->kind == FQ_KIND_FUNC ? (uint64_t)call_arg : 0, memory_order_relaxed);
 	atomic_store_explicit(&c->timed_out, 0, memory_order_relaxed);
 	atomic_store_explicit(&c->workers, a->workers > 1 ? a->workers : 1, memory_order_relaxed);
