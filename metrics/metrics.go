@@ -22,6 +22,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/foreigncall/foreign"
 )
@@ -31,6 +32,16 @@ import (
 type Source interface {
 	Stats() foreign.Stats
 }
+
+// LatencySource is a Source that also records latencies (the Latency
+// field of its config): its histograms are published too, as summaries.
+type LatencySource interface {
+	Source
+	Latency() foreign.Latency
+}
+
+// quantiles are the ones published from each latency histogram.
+var quantiles = []float64{0.5, 0.9, 0.99, 0.999, 0.9999}
 
 // Registry is a set of named handles. The zero value is not ready: use
 // NewRegistry. It is safe for concurrent use.
@@ -68,8 +79,14 @@ func (r *Registry) Unregister(name string) {
 	r.mu.Unlock()
 }
 
-// snapshot reads every source's Stats, sorted by name.
-func (r *Registry) snapshot() ([]string, []foreign.Stats) {
+// reading is one source's snapshot.
+type reading struct {
+	stats foreign.Stats
+	lat   foreign.Latency // nil histograms if it records none
+}
+
+// snapshot reads every source's Stats (and latencies), sorted by name.
+func (r *Registry) snapshot() ([]string, []reading) {
 	r.mu.Lock()
 	names := make([]string, 0, len(r.sources))
 	srcs := make([]Source, 0, len(r.sources))
@@ -81,11 +98,14 @@ func (r *Registry) snapshot() ([]string, []foreign.Stats) {
 		srcs = append(srcs, r.sources[n])
 	}
 	r.mu.Unlock()
-	stats := make([]foreign.Stats, len(srcs))
+	out := make([]reading, len(srcs))
 	for i, s := range srcs { // outside the lock: Stats may take a while
-		stats[i] = s.Stats()
+		out[i].stats = s.Stats()
+		if ls, ok := s.(LatencySource); ok {
+			out[i].lat = ls.Latency()
+		}
 	}
-	return names, stats
+	return names, out
 }
 
 // metric is one exposed series family: its name, type, help and value.
@@ -114,16 +134,43 @@ var families = []metric{
 // text exposition format (version 0.0.4): one family per counter, each
 // series labelled handle="name".
 func (r *Registry) WritePrometheus(w io.Writer) error {
-	names, stats := r.snapshot()
+	names, rs := r.snapshot()
 	var b strings.Builder
 	for _, m := range families {
 		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s %s\n", m.name, m.help, m.name, m.typ)
 		for i, n := range names {
-			fmt.Fprintf(&b, "%s{handle=\"%s\"} %d\n", m.name, escapeLabel(n), m.value(stats[i]))
+			fmt.Fprintf(&b, "%s{handle=\"%s\"} %d\n", m.name, escapeLabel(n), m.value(rs[i].stats))
 		}
 	}
+	writeSummary(&b, "foreign_queued_seconds", "How long messages and calls waited, from their post to their handler's start.",
+		names, rs, func(l foreign.Latency) *foreign.Histogram { return l.Queued })
+	writeSummary(&b, "foreign_handled_seconds", "How long handlers and functions took.",
+		names, rs, func(l foreign.Latency) *foreign.Histogram { return l.Handled })
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writeSummary writes one latency histogram of every source that has it
+// as a summary family: its quantiles, sum and count, in seconds.
+func writeSummary(b *strings.Builder, name, help string, names []string, rs []reading,
+	pick func(foreign.Latency) *foreign.Histogram) {
+	header := false
+	for i, n := range names {
+		h := pick(rs[i].lat)
+		if h == nil {
+			continue
+		}
+		if !header {
+			fmt.Fprintf(b, "# HELP %s %s\n# TYPE %s summary\n", name, help, name)
+			header = true
+		}
+		l := escapeLabel(n)
+		for _, q := range quantiles {
+			fmt.Fprintf(b, "%s{handle=\"%s\",quantile=\"%g\"} %g\n", name, l, q, h.Quantile(q).Seconds())
+		}
+		fmt.Fprintf(b, "%s_sum{handle=\"%s\"} %g\n", name, l, (time.Duration(h.Count()) * h.Mean()).Seconds())
+		fmt.Fprintf(b, "%s_count{handle=\"%s\"} %d\n", name, l, h.Count())
+	}
 }
 
 // escapeLabel makes a label value valid UTF-8 (a scraper refuses the whole
@@ -142,15 +189,41 @@ func (r *Registry) Handler() http.Handler {
 }
 
 // Var is an expvar.Var whose value is a JSON object of every registered
-// handle's Stats, by name, read afresh each time: publish it with
-// expvar.Publish.
+// handle's Stats, by name, read afresh each time, with its latencies
+// (count, quantiles and max in ns) under "Latency" when it records them:
+// publish it with expvar.Publish.
 func (r *Registry) Var() expvar.Var {
 	return expvar.Func(func() any {
-		names, stats := r.snapshot()
-		m := make(map[string]foreign.Stats, len(names))
+		names, rs := r.snapshot()
+		m := make(map[string]varEntry, len(names))
 		for i, n := range names {
-			m[n] = stats[i]
+			e := varEntry{Stats: rs[i].stats}
+			if rs[i].lat.Queued != nil {
+				e.Latency = map[string]summary{"Queued": summarize(rs[i].lat.Queued)}
+				if h := rs[i].lat.Handled; h != nil {
+					e.Latency["Handled"] = summarize(h)
+				}
+			}
+			m[n] = e
 		}
 		return m
 	})
+}
+
+// varEntry is one handle in Var's JSON.
+type varEntry struct {
+	foreign.Stats
+	Latency map[string]summary `json:",omitempty"`
+}
+
+// summary is a latency histogram in Var's JSON, in ns.
+type summary struct {
+	Count                      uint64
+	P50, P90, P99, P999, P9999 time.Duration
+	Max                        time.Duration
+}
+
+func summarize(h *foreign.Histogram) summary {
+	return summary{h.Count(), h.Quantile(0.5), h.Quantile(0.9), h.Quantile(0.99), h.Quantile(0.999),
+		h.Quantile(0.9999), h.Max()}
 }

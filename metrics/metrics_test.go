@@ -145,3 +145,63 @@ func TestLabelValidUTF8(t *testing.T) {
 		t.Errorf("not valid UTF-8 or not replaced:\n%q", b.String())
 	}
 }
+
+// A handle that records latencies has its histograms published: as
+// Prometheus summaries (quantiles, sum, count) and under "Latency" in the
+// expvar JSON; one that does not has none.
+func TestLatencyPublished(t *testing.T) {
+	reg := NewRegistry()
+	q, err := foreign.NewQueue(func(int) {}, foreign.QueueConfig{Latency: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := foreign.NewFunc(func(x int) int { return x }, foreign.FuncConfig{Latency: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		_ = q.Post(i)
+		if _, err := f.Call(context.Background(), i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = q.Close()
+	_ = f.Close()
+	plain := newQueue(t)
+	_ = plain.Close()
+	for name, s := range map[string]Source{"q": q, "f": f, "plain": plain} {
+		if err := reg.Register(name, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var b strings.Builder
+	if err := reg.WritePrometheus(&b); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{
+		"# TYPE foreign_queued_seconds summary",
+		`foreign_queued_seconds{handle="q",quantile="0.99"} `,
+		`foreign_queued_seconds_count{handle="q"} 5`,
+		`foreign_handled_seconds_count{handle="f"} 5`,
+		`foreign_handled_seconds{handle="f",quantile="0.5"} `,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no %q in:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, `seconds{handle="plain"`) || strings.Count(out, "# TYPE foreign_queued_seconds") != 1 {
+		t.Errorf("latency of a handle that records none, or a family twice:\n%s", out)
+	}
+	var m map[string]struct {
+		Posted  uint64
+		Latency map[string]struct{ Count, P99, Max int64 }
+	}
+	if err := json.Unmarshal([]byte(reg.Var().String()), &m); err != nil {
+		t.Fatal(err)
+	}
+	if m["q"].Posted != 5 || m["q"].Latency["Queued"].Count != 5 || m["f"].Latency["Handled"].Count != 5 ||
+		m["plain"].Latency != nil {
+		t.Errorf("expvar: %+v", m)
+	}
+}
