@@ -138,8 +138,9 @@
 //
 // # Threads and signals
 //
-// foreign_post, foreign_signal and foreign_release are async-signal-safe
-// (foreign_call and foreign_post_wait block, and are not): they may be
+// foreign_post, foreign_postv, foreign_signal and foreign_release are
+// async-signal-safe (foreign_call, foreign_callv, foreign_post_wait and
+// foreign_postv_wait block, and are not): they may be
 // called from a signal handler (installed with SA_ONSTACK, as Go requires
 // of handlers that may run on Go threads), including one that interrupted
 // a foreign_post on the same thread. They preserve errno. They work from
@@ -147,6 +148,17 @@
 // after. In a child of fork() that inherited handles, every call of the C
 // ABI fails at once with FOREIGN_ECLOSED (the consumers stayed in the
 // parent), and nothing the child does reaches the parent.
+//
+// # Seeing inside
+//
+// Stats counts, per handle, what was posted, delivered and refused, and
+// logs as a log/slog group. With runtime/trace on, every handler batch,
+// call and signal handler runs in a region named for its kind, so that go
+// tool trace shows delivery next to GC and scheduling. A config's Latency
+// field records each message's wait (from its post, stamped by its
+// producer, to its handler's start) and each handler's time in
+// fixed-memory histograms (Latency, Histogram). Package metrics publishes
+// all of it in the Prometheus text format and through expvar.
 //
 // # Limits
 //
