@@ -1,8 +1,9 @@
 package main
 
 // The binding: a libmosquitto subscriber whose on_message callback, on the
-// thread mosquitto_loop_start made, copies each message into a fixed-size
-// Message and posts it to a foreign.Queue. The C half is mqtt.c.
+// thread mosquitto_loop_start made, posts each message whole (a fixed
+// header, the topic and the payload, gathered by foreign_postv) to a
+// foreign.ByteQueue. The C half is mqtt.c.
 
 //go:generate go run github.com/foreigncall/foreign/cmd/foreignh
 
@@ -29,51 +30,69 @@ import (
 	"github.com/foreigncall/foreign"
 )
 
-// Limits of a Message: what the callback keeps of a topic and a payload.
-const (
-	MaxTopic   = C.MQ_TOPIC_MAX
-	MaxPayload = C.MQ_PAYLOAD_MAX
-)
+// MaxTopic is MQTT's limit on a topic's length.
+const MaxTopic = C.MQ_TOPIC_MAX
 
-// Message is one MQTT message as the callback copied it; its layout is
-// mq_msg's (mqtt.h). A queue carries fixed-size messages, so the payload is
-// bounded: a longer one is cut to MaxPayload bytes and flagged.
-type Message struct {
-	Len      uint32 // payload length as published
+// header is the fixed part of a message as the callback posts it; its
+// layout is mq_hdr's (mqtt.h). The topic and the payload follow it.
+type header struct {
+	Len      uint32 // payload bytes
 	TopicLen uint16
 	QoS      uint8
-	Flags    uint8 // truncated, topic cut, retained
+	Flags    uint8 // retained
 	Mid      int32
-	topic    [MaxTopic]byte
-	data     [MaxPayload]byte
+	_        int32
 }
 
-// The build fails here if Message and mq_msg differ in size or in where
-// the payload starts: each array length is negative unless they agree.
+const headerSize = int(unsafe.Sizeof(header{}))
+
+// The build fails here if header and mq_hdr differ in size: each array
+// length is negative unless they agree. (Every field is naturally aligned,
+// so equal sizes mean equal layouts.)
 var (
-	_ [unsafe.Sizeof(Message{}) - C.sizeof_mq_msg]struct{}
-	_ [C.sizeof_mq_msg - unsafe.Sizeof(Message{})]struct{}
-	_ [unsafe.Offsetof(Message{}.data) - unsafe.Offsetof(C.mq_msg{}.data)]struct{}
-	_ [unsafe.Offsetof(C.mq_msg{}.data) - unsafe.Offsetof(Message{}.data)]struct{}
+	_ [unsafe.Sizeof(header{}) - C.sizeof_mq_hdr]struct{}
+	_ [C.sizeof_mq_hdr - unsafe.Sizeof(header{})]struct{}
 )
 
-// Topic returns the topic (its first MaxTopic bytes).
-func (m *Message) Topic() string { return string(m.topic[:m.TopicLen]) }
+// Message is one MQTT message, whole. Topic and Payload point into the
+// queue's ring (Post) or into libmosquitto's buffer (Export): they are
+// valid only until the handler returns, so copy what you keep.
+type Message struct {
+	Topic    []byte
+	Payload  []byte
+	QoS      uint8
+	Retained bool
+	Mid      int32 // the MQTT packet id (0 at QoS 0)
+}
 
-// Payload returns the payload, or its first MaxPayload bytes if Truncated.
-// It points into m.
-func (m *Message) Payload() []byte { return m.data[:min(m.Len, MaxPayload)] }
+func (h *header) message(topic, payload []byte) Message {
+	return Message{Topic: topic, Payload: payload, QoS: h.QoS, Retained: h.Flags&C.MQ_RETAINED != 0, Mid: h.Mid}
+}
 
-// Truncated reports whether the payload was longer than MaxPayload.
-func (m *Message) Truncated() bool { return m.Flags&C.MQ_TRUNCATED != 0 }
+// decode splits a queue message into its header, topic and payload, in
+// place. It reports false for one whose lengths do not add up, which only
+// a bug can make.
+func decode(b []byte) (Message, bool) {
+	if len(b) < headerSize {
+		return Message{}, false
+	}
+	var h header
+	// A copy, not a cast: nothing here depends on how the ring aligns b.
+	copy(unsafe.Slice((*byte)(unsafe.Pointer(&h)), headerSize), b)
+	t := headerSize + int(h.TopicLen)
+	if t+int(h.Len) != len(b) {
+		return Message{}, false
+	}
+	return h.message(b[headerSize:t:t], b[t:]), true
+}
 
 // Mode is how the library's callback hands a message to Go.
 type Mode int
 
 const (
-	// Post copies the message into a foreign.Queue and returns; the handler
-	// runs on the queue's goroutine. The network thread never enters the
-	// Go runtime.
+	// Post copies the message into a foreign.ByteQueue and returns; the
+	// handler runs on the queue's goroutine. The network thread never
+	// enters the Go runtime.
 	Post Mode = C.MQ_POST
 	// Export calls the //export'ed mqttDeliver (export.go), which runs the
 	// handler on the network thread: the baseline the examples compare
@@ -99,8 +118,13 @@ type Config struct {
 	QoS      int
 	Mode     Mode
 
-	// Capacity is the queue's capacity (Post). 0 means 4096.
+	// Capacity is the size of the queue's ring in bytes (Post). 0 means
+	// 4 MiB (or, for a larger MaxMessage, room for two of the largest).
 	Capacity int
+	// MaxMessage is the longest topic plus payload the queue takes
+	// (Post); a longer message is refused (FOREIGN_EMSGSIZE) and counted
+	// in Stats.Lost. 0 means 1 MiB.
+	MaxMessage int
 	// Wait bounds how long the network thread waits for room when the
 	// queue is full (Post); a post still refused then is counted in
 	// Stats.Lost. 0 means 5 s.
@@ -111,11 +135,12 @@ type Config struct {
 
 // Subscriber receives the messages of one subscription.
 type Subscriber struct {
-	c       *C.mq_sub
-	q       *foreign.Queue[Message] // Post
-	h       cgo.Handle              // Export
-	handler func(Message)
-	once    sync.Once
+	c         *C.mq_sub
+	q         *foreign.ByteQueue // Post
+	h         cgo.Handle         // Export
+	handler   func(Message)
+	malformed atomic.Uint64 // queue messages decode refused
+	once      sync.Once
 
 	mu      sync.Mutex // guards c against Close
 	final   Stats      // after Close
@@ -126,7 +151,8 @@ var clients atomic.Uint64
 
 // Subscribe connects, subscribes, and waits until the broker has
 // acknowledged the subscription; handler then gets every message, one at a
-// time, in the order the library delivered them.
+// time, in the order the library delivered them. The message is in place:
+// its slices are valid only until handler returns.
 //
 // With Post, handler runs on a goroutine of the queue's and a panic in it
 // is recovered and counted. With Export, it runs on the library's network
@@ -144,7 +170,10 @@ func Subscribe(cfg Config, handler func(Message)) (*Subscriber, error) {
 		cfg.ClientID = fmt.Sprintf("foreign-example-%d-%d", os.Getpid(), clients.Add(1))
 	}
 	if cfg.Capacity == 0 {
-		cfg.Capacity = 4096
+		cfg.Capacity = 4 << 20
+	}
+	if cfg.MaxMessage == 0 {
+		cfg.MaxMessage = 1 << 20
 	}
 	if cfg.Wait == 0 {
 		cfg.Wait = 5 * time.Second
@@ -153,7 +182,9 @@ func Subscribe(cfg Config, handler func(Message)) (*Subscriber, error) {
 	var target uintptr
 	switch cfg.Mode {
 	case Post:
-		s.q, err = foreign.NewQueue(handler, foreign.QueueConfig{Capacity: cfg.Capacity, Name: "mqtt " + cfg.Topic})
+		s.q, err = foreign.NewByteQueue(s.deliver, foreign.ByteQueueConfig{
+			Capacity: cfg.Capacity, MaxMessage: headerSize + cfg.MaxMessage, Name: "mqtt " + cfg.Topic,
+		})
 		if err != nil {
 			return nil, fmt.Errorf("mqtt: subscribe: %w", err)
 		}
@@ -181,6 +212,17 @@ func Subscribe(cfg Config, handler func(Message)) (*Subscriber, error) {
 		return nil, fmt.Errorf("mqtt: subscribe %q: %s", cfg.Topic, C.GoString(C.mq_strerror(rc)))
 	}
 	return s, nil
+}
+
+// deliver is the queue's handler: it hands the message, in place in the
+// ring, to the subscriber's handler.
+func (s *Subscriber) deliver(b []byte) {
+	m, ok := decode(b)
+	if !ok {
+		s.malformed.Add(1)
+		return
+	}
+	s.handler(m)
 }
 
 // Close stops the library's network thread, then (Post) delivers what is
@@ -217,8 +259,9 @@ func (s *Subscriber) release() {
 type Stats struct {
 	Callbacks uint64        // messages the library delivered to the callback
 	Waited    uint64        // posts that found the queue full and waited
-	Lost      uint64        // posts refused even after waiting
+	Lost      uint64        // posts refused even after waiting, or too long
 	LastErr   error         // why the last of them was refused
+	Malformed uint64        // queue messages whose lengths did not add up (a bug)
 	Queue     foreign.Stats // Post: the queue's own counters
 
 	// Hand-offs during which the network thread slept (it waited for
@@ -241,7 +284,7 @@ func (s *Subscriber) read() Stats {
 	C.mq_sub_stats(s.c, &st)
 	out := Stats{
 		Callbacks: uint64(st.callbacks), Waited: uint64(st.waited), Lost: uint64(st.lost),
-		Slept: uint64(st.slept), Preempted: uint64(st.preempted),
+		Slept: uint64(st.slept), Preempted: uint64(st.preempted), Malformed: s.malformed.Load(),
 	}
 	if st.last_code != 0 {
 		out.LastErr = foreign.FromCode(int(st.last_code))

@@ -20,11 +20,17 @@ import (
 )
 
 // mqttDeliver is called by on_message (mqtt.c) in Export mode with the
-// subscriber's handle and the message the callback copied, which lives on
-// the network thread's stack: the handler gets a copy.
+// subscriber's handle, the header the callback made (on the network
+// thread's stack) and libmosquitto's topic and payload, which it frees when
+// the callback returns: the handler gets them in place, valid until it
+// returns, as from the queue.
 //
 //export mqttDeliver
-func mqttDeliver(h C.uintptr_t, m *C.mq_msg) {
-	s := cgo.Handle(h).Value().(*Subscriber)
-	s.handler(*(*Message)(unsafe.Pointer(m)))
+func mqttDeliver(hd C.uintptr_t, h *C.mq_hdr, topic *C.char, payload unsafe.Pointer) {
+	s := cgo.Handle(hd).Value().(*Subscriber)
+	hdr := (*header)(unsafe.Pointer(h))
+	s.handler(hdr.message(
+		unsafe.Slice((*byte)(unsafe.Pointer(topic)), hdr.TopicLen),
+		unsafe.Slice((*byte)(payload), hdr.Len),
+	))
 }

@@ -91,15 +91,22 @@ static void on_subscribe(struct mosquitto *m, void *obj, int mid, int n, const i
 	pthread_mutex_unlock(&s->w.mu);
 }
 
-// post hands the message to the queue. A full queue is not a loss yet: the
-// network thread waits for room (up to wait_ns), which stops it reading the
-// socket, so the broker holds the backlog. Only a post refused after that
-// is lost, and it is counted.
-static void post(mq_sub *s, const mq_msg *out) {
-	int rc = foreign_post(s->target, out, sizeof *out);
+// post hands the message to the queue: the header, the topic and the
+// payload, gathered by foreign_postv straight from libmosquitto's buffer.
+// A full queue is not a loss yet: the network thread waits for room (up to
+// wait_ns), which stops it reading the socket, so the broker holds the
+// backlog. Only a post refused after that, or one longer than the queue's
+// maximum, is lost, and it is counted.
+static void post(mq_sub *s, const mq_hdr *h, const char *topic, const void *payload) {
+	const struct foreign_iovec iov[3] = {
+		{h, sizeof *h},
+		{topic, h->topic_len},
+		{payload, h->len},
+	};
+	int rc = foreign_postv(s->target, iov, 3);
 	if (rc == FOREIGN_EFULL) {
 		count(&s->st.waited);
-		rc = foreign_post_wait(s->target, out, sizeof *out, s->wait_ns);
+		rc = foreign_postv_wait(s->target, iov, 3, s->wait_ns);
 	}
 	if (rc != 0) {
 		count(&s->st.lost);
@@ -108,37 +115,27 @@ static void post(mq_sub *s, const mq_msg *out) {
 }
 
 // on_message runs on the network thread. libmosquitto frees msg when it
-// returns, so the message is copied out first; then it is handed over.
+// returns, so it is handed over before that, whole: the queue copies it.
 static void on_message(struct mosquitto *m, void *obj, const struct mosquitto_message *msg) {
 	(void)m;
 	mq_sub *s = obj;
-	mq_msg out;
-	memset(&out, 0, sizeof out); // no stack bytes travel to Go
-	size_t tl = strlen(msg->topic);
-	if (tl > MQ_TOPIC_MAX) {
-		tl = MQ_TOPIC_MAX;
-		out.flags |= MQ_TOPIC_CUT;
-	}
-	memcpy(out.topic, msg->topic, tl);
-	out.topic_len = (uint16_t)tl;
-	size_t n = (size_t)msg->payloadlen;
-	if (n > MQ_PAYLOAD_MAX) {
-		n = MQ_PAYLOAD_MAX;
-		out.flags |= MQ_TRUNCATED;
-	}
-	memcpy(out.data, msg->payload, n);
-	out.len = (uint32_t)msg->payloadlen;
-	out.qos = (uint8_t)msg->qos;
-	out.mid = msg->mid;
-	if (msg->retain)
-		out.flags |= MQ_RETAINED;
+	// mq_hdr has no padding and the fields not named are zeroed, so no
+	// stack bytes travel to Go. The topic's length fits in 16 bits: MQTT
+	// encodes it so.
+	mq_hdr h = {
+		.len = (uint32_t)msg->payloadlen,
+		.topic_len = (uint16_t)strlen(msg->topic),
+		.qos = (uint8_t)msg->qos,
+		.flags = msg->retain ? MQ_RETAINED : 0,
+		.mid = msg->mid,
+	};
 
 	timing_mark tm;
 	timing_start(&s->tm, &tm);
 	if (s->mode == MQ_POST)
-		post(s, &out);
+		post(s, &h, msg->topic, msg->payload);
 	else
-		mqttDeliver(s->target, &out); // enters the Go runtime on this thread
+		mqttDeliver(s->target, &h, msg->topic, msg->payload); // enters the Go runtime on this thread
 	timing_stop(&s->tm, &tm);
 	count(&s->st.callbacks);
 }

@@ -9,41 +9,38 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MQ_TOPIC_MAX 64    /* topic bytes a message keeps */
-#define MQ_PAYLOAD_MAX 256 /* payload bytes a message keeps */
+#define MQ_TOPIC_MAX 65535 /* MQTT's own limit: a topic's length is a 16-bit field */
 
-/* mq_msg.flags */
-#define MQ_TRUNCATED 1 /* the payload was longer than MQ_PAYLOAD_MAX; data holds its start */
-#define MQ_TOPIC_CUT 2 /* the topic was longer than MQ_TOPIC_MAX */
-#define MQ_RETAINED 4
+/* mq_hdr.flags */
+#define MQ_RETAINED 1
 
 /*
- * One message as the callback copies it out of libmosquitto's buffer, which
- * is freed when the callback returns. Fixed size, because a foreign queue
- * carries fixed-size messages: a payload longer than MQ_PAYLOAD_MAX is cut
- * and flagged, never silently. Message in binding.go mirrors this layout.
+ * The fixed part of a message. The callback posts it, the topic and the
+ * payload as one queue message, in that order, with foreign_postv: straight
+ * from libmosquitto's buffer (freed when the callback returns) into the
+ * queue, with no copy in between, whatever the payload's length. header in
+ * binding.go mirrors this layout.
  */
 typedef struct {
-	uint32_t len;       /* payload length as received (may exceed MQ_PAYLOAD_MAX) */
-	uint16_t topic_len; /* topic bytes kept in topic */
+	uint32_t len;       /* payload bytes, after the topic */
+	uint16_t topic_len; /* topic bytes, right after this header */
 	uint8_t qos;
-	uint8_t flags; /* MQ_TRUNCATED | MQ_TOPIC_CUT | MQ_RETAINED */
+	uint8_t flags; /* MQ_RETAINED */
 	int32_t mid;   /* the MQTT packet id (0 at QoS 0) */
-	char topic[MQ_TOPIC_MAX];
-	uint8_t data[MQ_PAYLOAD_MAX];
-} mq_msg;
+	int32_t pad;
+} mq_hdr;
 
 /* How the callback hands a message to Go. */
 enum {
-	MQ_POST = 1,   /* foreign_post into the queue whose token is the target */
-	MQ_EXPORT = 2, /* call the exported Go function mqttDeliver(target, &msg) */
+	MQ_POST = 1,   /* foreign_postv into the byte queue whose token is the target */
+	MQ_EXPORT = 2, /* call the exported Go function mqttDeliver(target, &hdr, topic, payload) */
 };
 
 /* What a subscriber's callback did; read with mq_sub_stats. */
 typedef struct {
 	uint64_t callbacks; /* messages the library delivered to the callback */
 	uint64_t waited;    /* posts that found the queue full and waited for room */
-	uint64_t lost;      /* posts refused even after waiting: counted, not delivered */
+	uint64_t lost;      /* posts refused even after waiting, or too long: counted, not delivered */
 	int32_t last_code;  /* the last refusal's FOREIGN_E* code */
 	int32_t pad;
 	uint64_t slept;     /* hand-offs during which the thread slept (timing.h) */
@@ -57,7 +54,9 @@ typedef struct mq_sub mq_sub;
  * (again after every reconnect) and starts the library's network thread.
  * wait_ns bounds how long the callback waits for room in a full queue
  * (MQ_POST); it blocks the network thread meanwhile, which is the
- * back-pressure a subscriber that must not lose messages wants. timings is
+ * back-pressure a subscriber that must not lose messages wants. A message
+ * longer than the queue's maximum is refused (FOREIGN_EMSGSIZE) and counted
+ * as lost. timings is
  * how many callback durations to keep (timing.h). It returns 0 and the
  * subscriber in *out, or -1 and a message in errbuf.
  */

@@ -1,10 +1,12 @@
 package main
 
 import (
-	"bytes"
+	"errors"
+	"fmt"
 	"testing"
 	"time"
 
+	"github.com/foreigncall/foreign"
 	"github.com/foreigncall/foreign/examples/internal/kit"
 )
 
@@ -18,10 +20,12 @@ func startBroker(t *testing.T) *kit.Server {
 	return srv
 }
 
-// TestSideBySide publishes numbered, checksummed messages through a real
-// mosquitto broker to the foreign_post binding and to the //export one, with
-// and without garbage-collector pressure, checks every message of every run,
-// and logs the figures (reported, not asserted: they depend on the machine).
+// TestSideBySide publishes numbered, checksummed messages of varied
+// lengths (most short, some up to 64 KiB: kit.VariedLen) through a real
+// mosquitto broker to the foreign_postv binding and to the //export one,
+// with and without garbage-collector pressure, checks every byte of every
+// message of every run, and logs the figures (reported, not asserted: they
+// depend on the machine).
 func TestSideBySide(t *testing.T) {
 	machine := kit.Machine() // before the runs load it
 	srv := startBroker(t)
@@ -29,11 +33,13 @@ func TestSideBySide(t *testing.T) {
 	if kit.Race {
 		n = 10000
 	}
+	const maxPayload = 64 << 10
 	var rows []kit.Row
+	var bytes uint64
 	for _, gc := range []bool{false, true} {
 		for _, mode := range []Mode{Post, Export} {
 			out, err := experiment{
-				addr: srv.Addr, mode: mode, n: n, maxPayload: MaxPayload,
+				addr: srv.Addr, mode: mode, n: n, maxPayload: maxPayload,
 				qos: 1, gc: gc, timeout: 40 * time.Second,
 			}.run()
 			if err != nil {
@@ -43,20 +49,37 @@ func TestSideBySide(t *testing.T) {
 				t.Logf("%v, gc %v: %d posts refused (%v), counted and accounted for", mode, gc, out.stats.Lost, out.stats.LastErr)
 			}
 			rows = append(rows, out.row)
+			bytes = out.bytes
 		}
 	}
-	t.Logf("mosquitto, QoS 1, %d messages of %d..%d bytes per run (race detector: %v; %s):\n%s",
-		n, kit.HeaderLen, MaxPayload, kit.Race, machine, kit.Table(rows))
+	t.Logf("mosquitto, QoS 1, %d messages of %d B..%d KiB (%.1f MB) per run (race detector: %v; %s):\n%s",
+		n, kit.HeaderLen, maxPayload>>10, float64(bytes)/1e6, kit.Race, machine, kit.Table(rows))
 }
 
-// TestTruncated checks that a payload longer than a Message holds arrives
-// cut to MaxPayload bytes and flagged, with its full length, in both modes.
-func TestTruncated(t *testing.T) {
+// wholeSizes are payload lengths around every boundary the old fixed-size
+// message had (256 bytes) and the ring's own (8-byte records, a 4 KiB page),
+// up to tens and hundreds of KiB.
+var wholeSizes = []int{0, 1, 7, 8, 9, 255, 256, 257, 1000, 4095, 4096, 4097, 16 << 10, 40<<10 + 3, 64<<10 + 1, 300 << 10}
+
+// got is a message as a handler copied it: its slices are valid only
+// during the call.
+type got struct {
+	topic, payload string
+	qos            uint8
+}
+
+// TestWhole publishes payloads of every length in wholeSizes, and the
+// longest the subscriber takes, and checks that each arrives whole, every
+// byte, with its topic and QoS, in both modes.
+func TestWhole(t *testing.T) {
 	srv := startBroker(t)
+	const topic = "foreign/examples/whole"
+	const maxMessage = 1 << 20
+	sizes := append(wholeSizes, maxMessage-len(topic))
 	for _, mode := range []Mode{Post, Export} {
-		got := make(chan Message, 1)
-		sub, err := Subscribe(Config{Addr: srv.Addr, Topic: "foreign/examples/truncated", QoS: 1, Mode: mode},
-			func(m Message) { got <- m })
+		ch := make(chan got, len(sizes))
+		sub, err := Subscribe(Config{Addr: srv.Addr, Topic: topic, QoS: 1, Mode: mode, MaxMessage: maxMessage},
+			func(m Message) { ch <- got{string(m.Topic), string(m.Payload), m.QoS} })
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -65,22 +88,82 @@ func TestTruncated(t *testing.T) {
 			sub.Close()
 			t.Fatal(err)
 		}
-		long := kit.Payload(7, 3*MaxPayload+5)
-		if err := pub.Send("foreign/examples/truncated", long, 1); err != nil {
-			t.Error(err)
+		sent := make([][]byte, len(sizes))
+		for i, n := range sizes {
+			sent[i] = make([]byte, n)
+			kit.Fill(sent[i], uint64(i)+1)
+			if err := pub.Send(topic, sent[i], 1); err != nil {
+				t.Error(err)
+			}
 		}
-		select {
-		case m := <-got:
-			if !m.Truncated() || m.Len != uint32(len(long)) || !bytes.Equal(m.Payload(), long[:MaxPayload]) {
-				t.Errorf("%v: got len %d truncated %v payload %x...", mode, m.Len, m.Truncated(), m.Payload()[:16])
+		for i, want := range sent {
+			select {
+			case m := <-ch:
+				if m.payload != string(want) {
+					t.Errorf("%v: message %d: %d bytes, want %d (%s)", mode, i, len(m.payload), len(want), firstDiff(m.payload, want))
+				}
+				if m.topic != topic || m.qos != 1 {
+					t.Errorf("%v: message %d: topic %q qos %d", mode, i, m.topic, m.qos)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatalf("%v: message %d of %d bytes did not arrive within 10 s", mode, i, len(want))
 			}
-			if m.Topic() != "foreign/examples/truncated" || m.QoS != 1 {
-				t.Errorf("%v: topic %q qos %d", mode, m.Topic(), m.QoS)
-			}
-		case <-time.After(10 * time.Second):
-			t.Errorf("%v: no message within 10 s", mode)
 		}
 		pub.Close()
 		sub.Close()
+		if st := sub.Stats(); st.Lost != 0 || st.Malformed != 0 {
+			t.Errorf("%v: %d lost (%v), %d malformed", mode, st.Lost, st.LastErr, st.Malformed)
+		}
 	}
+}
+
+// TestTooLong checks that a message longer than the subscriber's
+// MaxMessage is refused with FOREIGN_EMSGSIZE and counted, and that the
+// messages around it arrive.
+func TestTooLong(t *testing.T) {
+	srv := startBroker(t)
+	const topic = "foreign/examples/toolong"
+	const maxMessage = 4096
+	ch := make(chan int, 3)
+	sub, err := Subscribe(Config{Addr: srv.Addr, Topic: topic, QoS: 1, Mode: Post, MaxMessage: maxMessage},
+		func(m Message) { ch <- len(m.Payload) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	pub, err := NewPublisher(srv.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	fits := maxMessage - len(topic)
+	for _, n := range []int{fits, fits + 1, 10} {
+		if err := pub.Send(topic, make([]byte, n), 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, want := range []int{fits, 10} {
+		select {
+		case n := <-ch:
+			if n != want {
+				t.Errorf("got a payload of %d bytes, want %d", n, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("the payload of %d bytes did not arrive within 10 s", want)
+		}
+	}
+	sub.Close()
+	if st := sub.Stats(); st.Lost != 1 || !errors.Is(st.LastErr, foreign.ErrMessageSize) || st.Callbacks != 3 {
+		t.Errorf("%d callbacks, %d lost (%v); want 3, 1 (%v)", st.Callbacks, st.Lost, st.LastErr, foreign.ErrMessageSize)
+	}
+}
+
+// firstDiff describes where got first differs from want.
+func firstDiff(got string, want []byte) string {
+	for i := range min(len(got), len(want)) {
+		if got[i] != want[i] {
+			return fmt.Sprintf("first difference at byte %d: %#02x, want %#02x", i, got[i], want[i])
+		}
+	}
+	return "one is a prefix of the other"
 }

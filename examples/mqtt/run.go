@@ -16,7 +16,7 @@ type experiment struct {
 	addr       string
 	mode       Mode
 	n          int
-	maxPayload int // payload lengths spread over [kit.HeaderLen, maxPayload]
+	maxPayload int // payload lengths spread over [kit.HeaderLen, maxPayload] (kit.VariedLen)
 	qos        int
 	gc         bool // run under kit.Garbage
 	timeout    time.Duration
@@ -26,6 +26,7 @@ type outcome struct {
 	row    kit.Row
 	report kit.Report
 	stats  Stats
+	bytes  uint64 // payload bytes sent
 }
 
 var topics atomic.Uint64
@@ -38,8 +39,8 @@ func (e experiment) run() (outcome, error) {
 	topic := fmt.Sprintf("foreign/examples/%d/%d", os.Getpid(), topics.Add(1))
 	sub, err := Subscribe(Config{
 		Addr: e.addr, Topic: topic, QoS: e.qos, Mode: e.mode,
-		Capacity: 4096, Wait: 5 * time.Second, Timings: e.n,
-	}, func(m Message) { stream.Deliver(m.Payload()) })
+		Capacity: 4 << 20, MaxMessage: len(topic) + e.maxPayload, Wait: 5 * time.Second, Timings: e.n,
+	}, func(m Message) { stream.Deliver(m.Payload) })
 	if err != nil {
 		return out, err
 	}
@@ -51,7 +52,7 @@ func (e experiment) run() (outcome, error) {
 	defer pub.Close()
 
 	elapsed, gcs, runErr := stream.Run(kit.Send{
-		MaxPayload: e.maxPayload, GC: e.gc, Timeout: e.timeout,
+		MaxPayload: e.maxPayload, Len: kit.VariedLen, GC: e.gc, Timeout: e.timeout,
 		Publish: func(p []byte) error { return pub.Send(topic, p, e.qos) },
 		Receiver: func() (uint64, uint64) {
 			st := sub.Stats()
@@ -61,13 +62,17 @@ func (e experiment) run() (outcome, error) {
 	sub.Close() // stops the network thread and delivers what is queued
 	out.stats = sub.Stats()
 	out.report = stream.Check.Report()
+	out.bytes = stream.Bytes()
 	out.row = kit.Row{
 		Binding: e.mode.String(), GC: e.gc, Messages: e.n, Waited: out.stats.Waited, Lost: out.stats.Lost,
 		Elapsed: elapsed, GCCycles: gcs, Callback: kit.Summarize(sub.Timings()),
 		Slept: out.stats.Slept, Preempted: out.stats.Preempted,
 	}
-	if runErr != nil {
+	switch {
+	case runErr != nil:
 		return out, runErr
+	case out.stats.Malformed != 0:
+		return out, fmt.Errorf("%d malformed queue messages", out.stats.Malformed)
 	}
 	return out, out.report.Check(out.stats.Lost, true)
 }

@@ -1,8 +1,9 @@
 package main
 
 // The binding: a NATS subscription whose callback, on the delivery thread
-// libnats starts for it, copies each message into a fixed-size Message and
-// posts it to a foreign.Queue. The C half is natssub.c.
+// libnats starts for it, posts each message whole (a fixed header, the
+// subject and the payload, gathered by foreign_postv) to a
+// foreign.ByteQueue. The C half is natssub.c.
 
 //go:generate go run github.com/foreigncall/foreign/cmd/foreignh
 
@@ -19,56 +20,62 @@ import (
 	"runtime/cgo"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
 	"github.com/foreigncall/foreign"
 )
 
-// Limits of a Message: what the callback keeps of a subject and a payload.
-const (
-	MaxSubject = C.NS_SUBJECT_MAX
-	MaxPayload = C.NS_PAYLOAD_MAX
-)
-
-// Message is one NATS message as the callback copied it; its layout is
-// ns_msg's (natssub.h). A queue carries fixed-size messages, so the payload
-// is bounded: a longer one is cut to MaxPayload bytes and flagged.
-type Message struct {
-	Len        uint32 // payload length as published
-	SubjectLen uint16
-	Flags      uint8 // truncated, subject cut
-	_          uint8
-	subject    [MaxSubject]byte
-	data       [MaxPayload]byte
+// header is the fixed part of a message as the callback posts it; its
+// layout is ns_hdr's (natssub.h). The subject and the payload follow it.
+type header struct {
+	Len        uint32 // payload bytes
+	SubjectLen uint32
 }
 
-// The build fails here if Message and ns_msg differ in size or in where
-// the payload starts: each array length is negative unless they agree.
+const headerSize = int(unsafe.Sizeof(header{}))
+
+// The build fails here if header and ns_hdr differ in size: each array
+// length is negative unless they agree. (Both fields are naturally
+// aligned, so equal sizes mean equal layouts.)
 var (
-	_ [unsafe.Sizeof(Message{}) - C.sizeof_ns_msg]struct{}
-	_ [C.sizeof_ns_msg - unsafe.Sizeof(Message{})]struct{}
-	_ [unsafe.Offsetof(Message{}.data) - unsafe.Offsetof(C.ns_msg{}.data)]struct{}
-	_ [unsafe.Offsetof(C.ns_msg{}.data) - unsafe.Offsetof(Message{}.data)]struct{}
+	_ [unsafe.Sizeof(header{}) - C.sizeof_ns_hdr]struct{}
+	_ [C.sizeof_ns_hdr - unsafe.Sizeof(header{})]struct{}
 )
 
-// Subject returns the subject (its first MaxSubject bytes).
-func (m *Message) Subject() string { return string(m.subject[:m.SubjectLen]) }
+// Message is one NATS message, whole. Subject and Payload point into the
+// queue's ring (Post) or into the natsMsg (Export): they are valid only
+// until the handler returns, so copy what you keep.
+type Message struct {
+	Subject []byte
+	Payload []byte
+}
 
-// Payload returns the payload, or its first MaxPayload bytes if Truncated.
-// It points into m.
-func (m *Message) Payload() []byte { return m.data[:min(m.Len, MaxPayload)] }
-
-// Truncated reports whether the payload was longer than MaxPayload.
-func (m *Message) Truncated() bool { return m.Flags&C.NS_TRUNCATED != 0 }
+// decode splits a queue message into its header, subject and payload, in
+// place. It reports false for one whose lengths do not add up, which only
+// a bug can make.
+func decode(b []byte) (Message, bool) {
+	if len(b) < headerSize {
+		return Message{}, false
+	}
+	var h header
+	// A copy, not a cast: nothing here depends on how the ring aligns b.
+	copy(unsafe.Slice((*byte)(unsafe.Pointer(&h)), headerSize), b)
+	s := headerSize + int(h.SubjectLen)
+	if uint64(s)+uint64(h.Len) != uint64(len(b)) {
+		return Message{}, false
+	}
+	return Message{Subject: b[headerSize:s:s], Payload: b[s:]}, true
+}
 
 // Mode is how the library's callback hands a message to Go.
 type Mode int
 
 const (
-	// Post copies the message into a foreign.Queue and returns; the handler
-	// runs on the queue's goroutine. The delivery thread never enters the
-	// Go runtime.
+	// Post copies the message into a foreign.ByteQueue and returns; the
+	// handler runs on the queue's goroutine. The delivery thread never
+	// enters the Go runtime.
 	Post Mode = C.NS_POST
 	// Export calls the //export'ed natsDeliver (export.go), which runs the
 	// handler on the delivery thread: the baseline the examples compare
@@ -92,8 +99,14 @@ type Config struct {
 	Subject string
 	Mode    Mode
 
-	// Capacity is the queue's capacity (Post). 0 means 4096.
+	// Capacity is the size of the queue's ring in bytes (Post). 0 means
+	// 4 MiB (or, for a larger MaxMessage, room for two of the largest).
 	Capacity int
+	// MaxMessage is the longest subject plus payload the queue takes
+	// (Post); a longer message is refused (FOREIGN_EMSGSIZE) and counted
+	// in Stats.Lost. 0 means 1 MiB + 4 KiB: the longest payload and
+	// subject a nats-server with its default limits carries.
+	MaxMessage int
 	// Wait bounds how long the delivery thread waits for room when the
 	// queue is full (Post); a post still refused then is counted in
 	// Stats.Lost. 0 means 5 s.
@@ -104,12 +117,13 @@ type Config struct {
 
 // Subscriber receives the messages of one subscription.
 type Subscriber struct {
-	c       *C.ns_sub
-	q       *foreign.Queue[Message] // Post
-	h       cgo.Handle              // Export
-	handler func(Message)
-	once    sync.Once
-	err     error // from Close
+	c         *C.ns_sub
+	q         *foreign.ByteQueue // Post
+	h         cgo.Handle         // Export
+	handler   func(Message)
+	malformed atomic.Uint64 // queue messages decode refused
+	once      sync.Once
+	err       error // from Close
 
 	mu      sync.Mutex // guards c against Close
 	final   Stats      // after Close
@@ -118,14 +132,18 @@ type Subscriber struct {
 
 // Subscribe connects and subscribes, and returns once the server has the
 // subscription; handler then gets every message, one at a time, in the
-// order the library delivered them.
+// order the library delivered them. The message is in place: its slices
+// are valid only until handler returns.
 //
 // With Post, handler runs on a goroutine of the queue's and a panic in it
 // is recovered and counted. With Export, it runs on the library's delivery
 // thread, and a panic ends the program: it cannot unwind through C.
 func Subscribe(cfg Config, handler func(Message)) (*Subscriber, error) {
 	if cfg.Capacity == 0 {
-		cfg.Capacity = 4096
+		cfg.Capacity = 4 << 20
+	}
+	if cfg.MaxMessage == 0 {
+		cfg.MaxMessage = 1<<20 + 4<<10
 	}
 	if cfg.Wait == 0 {
 		cfg.Wait = 5 * time.Second
@@ -135,7 +153,9 @@ func Subscribe(cfg Config, handler func(Message)) (*Subscriber, error) {
 	switch cfg.Mode {
 	case Post:
 		var err error
-		s.q, err = foreign.NewQueue(handler, foreign.QueueConfig{Capacity: cfg.Capacity, Name: "nats " + cfg.Subject})
+		s.q, err = foreign.NewByteQueue(s.deliver, foreign.ByteQueueConfig{
+			Capacity: cfg.Capacity, MaxMessage: headerSize + cfg.MaxMessage, Name: "nats " + cfg.Subject,
+		})
 		if err != nil {
 			return nil, fmt.Errorf("nats: subscribe: %w", err)
 		}
@@ -158,6 +178,17 @@ func Subscribe(cfg Config, handler func(Message)) (*Subscriber, error) {
 	}
 	s.c = c
 	return s, nil
+}
+
+// deliver is the queue's handler: it hands the message, in place in the
+// ring, to the subscriber's handler.
+func (s *Subscriber) deliver(b []byte) {
+	m, ok := decode(b)
+	if !ok {
+		s.malformed.Add(1)
+		return
+	}
+	s.handler(m)
 }
 
 // Close drains the subscription (what libnats holds is delivered), then
@@ -203,9 +234,10 @@ func (s *Subscriber) release() {
 type Stats struct {
 	Callbacks uint64        // messages the library delivered to the callback
 	Waited    uint64        // posts that found the queue full and waited
-	Lost      uint64        // posts refused even after waiting
+	Lost      uint64        // posts refused even after waiting, or too long
 	Dropped   int64         // messages libnats dropped before the callback
 	LastErr   error         // why the last refused post was refused
+	Malformed uint64        // queue messages whose lengths did not add up (a bug)
 	Queue     foreign.Stats // Post: the queue's own counters
 
 	// Hand-offs during which the delivery thread slept (it waited for
@@ -229,6 +261,7 @@ func (s *Subscriber) read() Stats {
 	out := Stats{
 		Callbacks: uint64(st.callbacks), Waited: uint64(st.waited), Lost: uint64(st.lost),
 		Dropped: int64(st.dropped), Slept: uint64(st.slept), Preempted: uint64(st.preempted),
+		Malformed: s.malformed.Load(),
 	}
 	if st.last_code != 0 {
 		out.LastErr = foreign.FromCode(int(st.last_code))

@@ -20,11 +20,16 @@ import (
 )
 
 // natsDeliver is called by on_msg (natssub.c) in Export mode with the
-// subscriber's handle and the message the callback copied, which lives on
-// the delivery thread's stack: the handler gets a copy.
+// subscriber's handle, the header the callback made (on the delivery
+// thread's stack) and the natsMsg's subject and payload, which the callback
+// destroys when this returns: the handler gets them in place, valid until
+// it returns, as from the queue.
 //
 //export natsDeliver
-func natsDeliver(h C.uintptr_t, m *C.ns_msg) {
-	s := cgo.Handle(h).Value().(*Subscriber)
-	s.handler(*(*Message)(unsafe.Pointer(m)))
+func natsDeliver(hd C.uintptr_t, h *C.ns_hdr, subject, data *C.char) {
+	s := cgo.Handle(hd).Value().(*Subscriber)
+	s.handler(Message{
+		Subject: unsafe.Slice((*byte)(unsafe.Pointer(subject)), h.subject_len),
+		Payload: unsafe.Slice((*byte)(unsafe.Pointer(data)), h.len),
+	})
 }

@@ -32,14 +32,22 @@ static int fail(char *errbuf, size_t errlen, const char *what, natsStatus s) {
 	return -1;
 }
 
-// post hands the message to the queue. A full queue is not a loss yet: the
-// delivery thread waits for room (up to wait_ns) while libnats buffers what
-// arrives behind it. Only a post refused after that is lost, and counted.
-static void post(ns_sub *s, const ns_msg *m) {
-	int rc = foreign_post(s->target, m, sizeof *m);
+// post hands the message to the queue: the header, the subject and the
+// payload, gathered by foreign_postv straight from the natsMsg. A full
+// queue is not a loss yet: the delivery thread waits for room (up to
+// wait_ns) while libnats buffers what arrives behind it. Only a post
+// refused after that, or one longer than the queue's maximum, is lost, and
+// counted.
+static void post(ns_sub *s, const ns_hdr *h, const char *subject, const char *data) {
+	const struct foreign_iovec iov[3] = {
+		{h, sizeof *h},
+		{subject, h->subject_len},
+		{data, h->len},
+	};
+	int rc = foreign_postv(s->target, iov, 3);
 	if (rc == FOREIGN_EFULL) {
 		count(&s->st.waited);
-		rc = foreign_post_wait(s->target, m, sizeof *m, s->wait_ns);
+		rc = foreign_postv_wait(s->target, iov, 3, s->wait_ns);
 	}
 	if (rc != 0) {
 		count(&s->st.lost);
@@ -49,39 +57,24 @@ static void post(ns_sub *s, const ns_msg *m) {
 
 // on_msg runs on the subscription's delivery thread, which libnats starts
 // for each asynchronous subscription. The callback owns msg and must
-// destroy it, so what Go needs is copied out first.
+// destroy it, so the message is handed over, whole, before that.
 static void on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure) {
 	(void)nc;
 	(void)sub;
 	ns_sub *s = closure;
-	ns_msg out;
-	memset(&out, 0, sizeof out); // no stack bytes travel to Go
-	const char *subj = natsMsg_GetSubject(msg);
-	size_t sl = strlen(subj);
-	if (sl > NS_SUBJECT_MAX) {
-		sl = NS_SUBJECT_MAX;
-		out.flags |= NS_SUBJECT_CUT;
-	}
-	memcpy(out.subject, subj, sl);
-	out.subject_len = (uint16_t)sl;
-	int len = natsMsg_GetDataLength(msg);
-	size_t n = (size_t)len;
-	if (n > NS_PAYLOAD_MAX) {
-		n = NS_PAYLOAD_MAX;
-		out.flags |= NS_TRUNCATED;
-	}
-	memcpy(out.data, natsMsg_GetData(msg), n);
-	out.len = (uint32_t)len;
-	natsMsg_Destroy(msg);
+	const char *subject = natsMsg_GetSubject(msg);
+	const char *data = natsMsg_GetData(msg);
+	ns_hdr h = {.len = (uint32_t)natsMsg_GetDataLength(msg), .subject_len = (uint32_t)strlen(subject)};
 
 	timing_mark tm;
 	timing_start(&s->tm, &tm);
 	if (s->mode == NS_POST)
-		post(s, &out);
+		post(s, &h, subject, data);
 	else
-		natsDeliver(s->target, &out); // enters the Go runtime on this thread
+		natsDeliver(s->target, &h, (char *)subject, (char *)data); // enters the Go runtime on this thread
 	timing_stop(&s->tm, &tm);
 	count(&s->st.callbacks);
+	natsMsg_Destroy(msg);
 }
 
 int ns_sub_new(ns_sub **out, const char *url, const char *subject, int mode, uintptr_t target,

@@ -10,38 +10,28 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define NS_SUBJECT_MAX 64  /* subject bytes a message keeps */
-#define NS_PAYLOAD_MAX 256 /* payload bytes a message keeps */
-
-/* ns_msg.flags */
-#define NS_TRUNCATED 1   /* the payload was longer than NS_PAYLOAD_MAX; data holds its start */
-#define NS_SUBJECT_CUT 2 /* the subject was longer than NS_SUBJECT_MAX */
-
 /*
- * One message as the callback copies it out of the natsMsg, which the
- * callback destroys before it returns. Fixed size, because a foreign queue
- * carries fixed-size messages: a longer payload is cut and flagged, never
- * silently. Message in binding.go mirrors this layout.
+ * The fixed part of a message. The callback posts it, the subject and the
+ * payload as one queue message, in that order, with foreign_postv: straight
+ * from the natsMsg (destroyed before the callback returns) into the queue,
+ * with no copy in between, whatever the payload's length. header in
+ * binding.go mirrors this layout.
  */
 typedef struct {
-	uint32_t len; /* payload length as published (may exceed NS_PAYLOAD_MAX) */
-	uint16_t subject_len;
-	uint8_t flags; /* NS_TRUNCATED | NS_SUBJECT_CUT */
-	uint8_t pad;
-	char subject[NS_SUBJECT_MAX];
-	uint8_t data[NS_PAYLOAD_MAX];
-} ns_msg;
+	uint32_t len;         /* payload bytes, after the subject */
+	uint32_t subject_len; /* subject bytes, right after this header */
+} ns_hdr;
 
 /* How the callback hands a message to Go. */
 enum {
-	NS_POST = 1,   /* foreign_post into the queue whose token is the target */
-	NS_EXPORT = 2, /* call the exported Go function natsDeliver(target, &msg) */
+	NS_POST = 1,   /* foreign_postv into the byte queue whose token is the target */
+	NS_EXPORT = 2, /* call the exported Go function natsDeliver(target, &hdr, subject, data) */
 };
 
 typedef struct {
 	uint64_t callbacks; /* messages the library delivered to the callback */
 	uint64_t waited;    /* posts that found the queue full and waited for room */
-	uint64_t lost;      /* posts refused even after waiting: counted, not delivered */
+	uint64_t lost;      /* posts refused even after waiting, or too long: counted, not delivered */
 	int64_t dropped;    /* messages libnats itself dropped (slow consumer) */
 	int32_t last_code;  /* the last refusal's FOREIGN_E* code */
 	int32_t pad;
@@ -56,7 +46,9 @@ typedef struct ns_sub ns_sub;
  * server has the subscription (a flush), so that what is published after
  * it returns is delivered. The library's pending-message limit is lifted:
  * when Go falls behind, the delivery thread waits for room (up to wait_ns)
- * and libnats buffers behind it, rather than dropping. It returns 0 and the
+ * and libnats buffers behind it, rather than dropping. A message longer
+ * than the queue's maximum is refused (FOREIGN_EMSGSIZE) and counted as
+ * lost. It returns 0 and the
  * subscriber in *out, or -1 and a message in errbuf.
  */
 int ns_sub_new(ns_sub **out, const char *url, const char *subject, int mode, uintptr_t target,

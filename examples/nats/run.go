@@ -16,7 +16,7 @@ type experiment struct {
 	url        string
 	mode       Mode
 	n          int
-	maxPayload int // payload lengths spread over [kit.HeaderLen, maxPayload]
+	maxPayload int // payload lengths spread over [kit.HeaderLen, maxPayload] (kit.VariedLen)
 	gc         bool
 	timeout    time.Duration
 }
@@ -25,6 +25,7 @@ type outcome struct {
 	row    kit.Row
 	report kit.Report
 	stats  Stats
+	bytes  uint64 // payload bytes sent
 }
 
 var subjects atomic.Uint64
@@ -37,8 +38,8 @@ func (e experiment) run() (outcome, error) {
 	subject := fmt.Sprintf("foreign.examples.%d.%d", os.Getpid(), subjects.Add(1))
 	sub, err := Subscribe(Config{
 		URL: e.url, Subject: subject, Mode: e.mode,
-		Capacity: 16384, Wait: 5 * time.Second, Timings: e.n,
-	}, func(m Message) { stream.Deliver(m.Payload()) })
+		Capacity: 4 << 20, MaxMessage: len(subject) + e.maxPayload, Wait: 5 * time.Second, Timings: e.n,
+	}, func(m Message) { stream.Deliver(m.Payload) })
 	if err != nil {
 		return out, err
 	}
@@ -50,7 +51,7 @@ func (e experiment) run() (outcome, error) {
 	defer pub.Close()
 
 	elapsed, gcs, runErr := stream.Run(kit.Send{
-		MaxPayload: e.maxPayload, GC: e.gc, Timeout: e.timeout,
+		MaxPayload: e.maxPayload, Len: kit.VariedLen, GC: e.gc, Timeout: e.timeout,
 		Publish: func(p []byte) error { return pub.Send(subject, p) },
 		Receiver: func() (uint64, uint64) {
 			st := sub.Stats()
@@ -60,6 +61,7 @@ func (e experiment) run() (outcome, error) {
 	closeErr := sub.Close() // drains the subscription, then the queue
 	out.stats = sub.Stats()
 	out.report = stream.Check.Report()
+	out.bytes = stream.Bytes()
 	out.row = kit.Row{
 		Binding: e.mode.String(), GC: e.gc, Messages: e.n, Waited: out.stats.Waited, Lost: out.stats.Lost,
 		Elapsed: elapsed, GCCycles: gcs, Callback: kit.Summarize(sub.Timings()),
@@ -72,6 +74,8 @@ func (e experiment) run() (outcome, error) {
 		return out, closeErr
 	case out.stats.Dropped != 0:
 		return out, fmt.Errorf("libnats dropped %d messages", out.stats.Dropped)
+	case out.stats.Malformed != 0:
+		return out, fmt.Errorf("%d malformed queue messages", out.stats.Malformed)
 	}
 	return out, out.report.Check(out.stats.Lost, true)
 }

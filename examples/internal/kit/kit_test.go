@@ -51,6 +51,26 @@ func TestPayloadLen(t *testing.T) {
 	}
 }
 
+func TestVariedLen(t *testing.T) {
+	var short, mid, long int
+	for i := range uint64(20000) {
+		n := VariedLen(i, 64<<10)
+		switch {
+		case n < HeaderLen || n > 64<<10:
+			t.Fatalf("VariedLen(%d) = %d", i, n)
+		case n <= 256:
+			short++
+		case n <= 4096:
+			mid++
+		default:
+			long++
+		}
+	}
+	if short == 0 || mid == 0 || long == 0 || long > mid || mid > short {
+		t.Errorf("short %d, up to 4 KiB %d, longer %d", short, mid, long)
+	}
+}
+
 func TestChecker(t *testing.T) {
 	c := NewChecker(6)
 	for _, s := range []uint64{0, 1, 3, 2, 3, 9} { // 2 late, 3 twice, 9 outside, 4 and 5 missing
@@ -59,8 +79,9 @@ func TestChecker(t *testing.T) {
 	bad := Payload(5, 20)
 	bad[HeaderLen] ^= 0xFF
 	c.Payload(bad)
+	c.Corrupt("frame 4: hash")
 	r := c.Report()
-	want := Report{Expected: 6, Received: 7, Missing: 2, Corrupt: 1, Duplicates: 1, Reordered: 1, Outside: 1}
+	want := Report{Expected: 6, Received: 8, Missing: 2, Corrupt: 2, Duplicates: 1, Reordered: 1, Outside: 1}
 	r.First = ""
 	if r != want {
 		t.Errorf("got %+v, want %+v", r, want)
@@ -101,7 +122,7 @@ func TestSummarize(t *testing.T) {
 // go generate, is the library's current header: a stale copy would compile
 // C against an ABI the linked library no longer has.
 func TestHeadersCurrent(t *testing.T) {
-	for _, dir := range []string{"mqtt", "nats", "uvpool", "timers"} {
+	for _, dir := range []string{"mqtt", "nats", "uvpool", "timers", "gstappsink", "sdlaudio"} {
 		got, err := os.ReadFile(filepath.Join("..", "..", dir, "foreign.h"))
 		if err != nil {
 			t.Error(err)

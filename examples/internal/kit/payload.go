@@ -42,6 +42,21 @@ func PayloadLen(seq uint64, max int) int {
 	return HeaderLen + int((seq*7919+seq>>3)%span)
 }
 
+// VariedLen spreads payload lengths over [HeaderLen, max] the way mixed
+// traffic does: most messages short (up to 256 bytes), one in 16 up to
+// 4 KiB, one in 256 up to max. So a run carries every length from a few
+// bytes to tens of KiB, across every boundary a copy could get wrong,
+// without the largest ones dominating its time.
+func VariedLen(seq uint64, max int) int {
+	switch {
+	case seq%256 == 255:
+		return PayloadLen(seq/256, max)
+	case seq%16 == 15:
+		return PayloadLen(seq/16, min(4096, max))
+	}
+	return PayloadLen(seq, min(256, max))
+}
+
 // Fill fills b with bytes that depend on seed (xorshift64*).
 func Fill(b []byte, seed uint64) {
 	x := seed*0x9E3779B97F4A7C15 | 1
@@ -99,6 +114,16 @@ func (c *Checker) Payload(p []byte) {
 		return
 	}
 	c.Seq(seq)
+}
+
+// Corrupt records an arrival that failed a check of the caller's own (a
+// hash, a length): what says why.
+func (c *Checker) Corrupt(what string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.received++
+	c.corrupt++
+	c.note(what)
 }
 
 // Seq records that message seq arrived.

@@ -14,6 +14,7 @@ type Stream struct {
 	n     int
 	got   atomic.Int64
 	all   chan struct{}
+	bytes uint64 // of all the payloads, once Run has made them
 }
 
 // NewStream returns a stream of n messages.
@@ -30,11 +31,17 @@ func (s *Stream) Deliver(p []byte) {
 	}
 }
 
+// Bytes returns the total length of the stream's payloads (after Run).
+func (s *Stream) Bytes() uint64 { return s.bytes }
+
 // Send says how a stream is sent and how its receiver is doing.
 type Send struct {
 	MaxPayload int           // payload lengths spread over [HeaderLen, MaxPayload]
 	GC         bool          // run under Garbage(2)
 	Timeout    time.Duration // for everything to arrive
+	// Len, if set, is the length of message seq instead of
+	// PayloadLen(seq, MaxPayload): VariedLen, say.
+	Len func(seq uint64, max int) int
 	// Publish sends one payload; the library may keep p only during the call.
 	Publish func(p []byte) error
 	// Receiver returns how many messages the library's callback has been
@@ -49,9 +56,14 @@ type Send struct {
 func (s *Stream) Run(cfg Send) (elapsed time.Duration, gcCycles uint64, err error) {
 	// Payloads are made before the clock starts: the figures are about
 	// carrying messages, not making them.
+	length := cfg.Len
+	if length == nil {
+		length = PayloadLen
+	}
 	payloads := make([][]byte, s.n)
 	for i := range payloads {
-		payloads[i] = Payload(uint64(i), PayloadLen(uint64(i), cfg.MaxPayload))
+		payloads[i] = Payload(uint64(i), length(uint64(i), cfg.MaxPayload))
+		s.bytes += uint64(len(payloads[i]))
 	}
 	var stopGC func() uint64
 	if cfg.GC {
