@@ -137,7 +137,8 @@ int foreign_call(foreign_token t, const void *arg, size_t arglen, void *ret, siz
  *                      will do), and ret is untouched.
  * For a function of fixed types (foreign.Func) the argument's length must
  * be the type's size and retcap at least the result's. A caller that gives
- * up (FOREIGN_ETIMEDOUT) never has ret written after it returns.
+ * up (FOREIGN_ETIMEDOUT) never has ret written after it returns; *retlen
+ * is set only on 0 and FOREIGN_EMSGSIZE.
  */
 int foreign_callv(foreign_token t, const struct foreign_iovec *arg, int argcnt, void *ret, size_t retcap,
                   size_t *retlen, int64_t timeout_ns);
