@@ -10,6 +10,11 @@
 #   calls.c   the blocking paths, foreign_post_wait and foreign_call, on
 #             futexes and on the condition-variable fallback; fixed sizes
 #             (a few seconds under each sanitizer), whatever the arguments.
+#   bytes.c   byte rings: foreign_postv and foreign_postv_wait of messages
+#             of any length, pads and the 44-bit wrap, the reservation,
+#             close races, bad input, and foreign_callv with results of any
+#             length (with the C byte consumer, cbytes.c); fixed sizes, as
+#             calls.c.
 #
 # Usage: .ci/csan.sh [messages-per-producer [close-rounds [seed]]]
 # Needs gcc with its sanitizer runtimes (Debian: libtsan2, libasan8,
@@ -18,14 +23,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 args=("${1:-200000}" "${2:-1000}")
-calls_args=(1) # calls.c's scale
+calls_args=(1) # calls.c's and bytes.c's scale
 if [ $# -ge 3 ]; then
 	args+=("$3")
 	calls_args+=("$3")
 fi
 
 # The library's C is one translation unit, internal/fq/c/fq.c, which each
-# test includes whole (its functions are static), with the C consumer.
+# test includes whole (its functions are static), with the C consumer
+# (cconsumer.c; for byte rings, cbytes.c).
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -91,7 +97,7 @@ test_run() { # test, sanitizer name, binary, args...
 
 build "$work/canary-tsan" "${tsan[@]}" testdata/csan/canary.c
 build "$work/canary-asan" "${asan[@]}" testdata/csan/canary.c
-for t in stress calls; do
+for t in stress calls bytes; do
 	build "$work/$t-tsan" "${tsan[@]}" "testdata/csan/$t.c"
 	build "$work/$t-asan" "${asan[@]}" "testdata/csan/$t.c"
 done
@@ -104,3 +110,5 @@ test_run stress tsan "$work/stress-tsan" "${args[@]}"
 test_run stress asan+ubsan "$work/stress-asan" "${args[@]}"
 test_run calls tsan "$work/calls-tsan" "${calls_args[@]}"
 test_run calls asan+ubsan "$work/calls-asan" "${calls_args[@]}"
+test_run bytes tsan "$work/bytes-tsan" "${calls_args[@]}"
+test_run bytes asan+ubsan "$work/bytes-asan" "${calls_args[@]}"

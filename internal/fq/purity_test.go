@@ -10,8 +10,9 @@ import (
 // The async-signal-safe entry points allocate nothing, take no lock and
 // write only to wake a parked consumer (or an interrupt's fd), counted at
 // run time with the allocator, the mutexes and write(2) wrapped, over 10 M
-// posts from 2 C threads into a busy consumer that parks in the producers'
-// pauses: see testdata/purity.c. The counts are logged (go test -v).
+// posts and 10 M gather-list posts into a byte ring (foreign_postv) from 2
+// C threads, into busy consumers that park in the producers' pauses: see
+// testdata/purity.c. The counts are logged (go test -v).
 func TestFastPathAtRunTime(t *testing.T) {
 	bin := filepath.Join(t.TempDir(), "purity")
 	compileC(t, "-o", bin, "testdata/purity.c", "-Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=free,"+

@@ -1,4 +1,4 @@
-// harness.h: what the C-only sanitizer tests (stress.c, calls.c) share:
+// harness.h: what the C-only sanitizer tests (stress.c, calls.c, bytes.c) share:
 // failing fast, a per-thread random generator, sleeping, and the watchdog
 // that turns a hang into a failure. Each test is one translation unit that
 // defines HARNESS_NAME and then includes this, so everything here is static.

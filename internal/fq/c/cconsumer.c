@@ -29,7 +29,9 @@ static __attribute__((unused)) int fq_c_recv(fq_ctl *c, void *msg) {
 			return -1;
 		return 0;
 	}
-	memcpy(msg, cell + 1, atomic_load_explicit(&c->msg_size, memory_order_relaxed));
+	// A stamped cell has the time of its post first (block.h, "Stamps").
+	size_t stamp = (atomic_load_explicit(&c->flags, memory_order_relaxed) & FQ_FLAG_STAMP) ? FQ_STAMP : 0;
+	memcpy(msg, (unsigned char *)(cell + 1) + stamp, atomic_load_explicit(&c->msg_size, memory_order_relaxed));
 	// Passes the cell back to producers. seq_cst, not release: the caller's
 	// next step is to load waiters, and the two are the consumer's side of
 	// the waiting Dekker pair (block.h); a release store could still sit in
