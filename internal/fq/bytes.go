@@ -211,10 +211,13 @@ func (h *Handle) unreserve(r uint64) {
 func (h *Handle) Next() ([]byte, bool) {
 	for {
 		if diff(h.rd, h.head) >= int64(h.mask+1) {
-			return nil, false // cannot be: the cursor is a ring ahead
+			// A whole ring read and none of it released: the word at the
+			// cursor is the first record's header, not a new one.
+			return nil, false
 		}
 		w := h.word(h.rd).Load() // pairs with the producer's store of the header
 		if w == 0 {
+			h.relayRoom()
 			return nil, false
 		}
 		n := uint32(w)
@@ -233,6 +236,19 @@ func (h *Handle) Next() ([]byte, bool) {
 		h.readN++
 		raceAcquire(unsafe.Pointer(&h.raceSync))
 		return unsafe.Slice((*byte)(p), n), true
+	}
+}
+
+// relayRoom passes a wake-up meant for waiting producers on to the Go
+// ones: a C waiter that gives up the reservation bumps space_seq, wakes the
+// C waiters, and wakes the consumer, which closes the Go waiters' channel
+// here (block.h, "Reservation"). Consumer only.
+func (h *Handle) relayRoom() {
+	if s := h.c.spaceSeq.Load(); s != h.seenSpace {
+		h.seenSpace = s
+		if h.goWaiters.Load() != 0 {
+			h.roomAppeared()
+		}
 	}
 }
 

@@ -95,7 +95,10 @@ func (h *Handle) Drained() bool {
 
 // Claimed reports whether there is anything for the consumer: claimed
 // cells (perhaps not yet published), or a close to act on.
+//
+// On a byte ring, a move of space_seq counts too: the consumer must relay
+// it to the Go waiters before it parks (block.h, "Reservation").
 func (h *Handle) Claimed() bool {
 	t := h.c.tail.Load()
-	return t&posMask != h.head || t&closedBit != 0
+	return t&posMask != h.head || t&closedBit != 0 || (h.Bytes() && h.c.spaceSeq.Load() != h.seenSpace)
 }

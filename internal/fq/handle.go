@@ -30,13 +30,14 @@ type Handle struct {
 	id       uint64   // its id in that Loop
 
 	// Consumer-owned: used by one goroutine at a time.
-	head    uint64
-	rd      uint64  // a byte ring's read cursor: records before it are read, not yet released
-	readN   int     // records read since the last release
-	stamps  []int64 // with stamps: those of the messages Take took, or Next's in stamps[0]
-	spin    spinner
-	yielded time.Time        // the consumer's last runtime.Gosched before a park (sched.go)
-	sched   []metrics.Sample // the runtime's counts of goroutines and Ps (sched.go)
+	head      uint64
+	rd        uint64  // a byte ring's read cursor: records before it are read, not yet released
+	readN     int     // records read since the last release
+	seenSpace uint32  // space_seq when the consumer last relayed it (bytes.go)
+	stamps    []int64 // with stamps: those of the messages Take took, or Next's in stamps[0]
+	spin      spinner
+	yielded   time.Time        // the consumer's last runtime.Gosched before a park (sched.go)
+	sched     []metrics.Sample // the runtime's counts of goroutines and Ps (sched.go)
 
 	// Written by the consumer, read by Stats.
 	freed       atomic.Bool              // set by Free, under life
@@ -89,20 +90,21 @@ func Open(a OpenArgs) (*Handle, error) {
 		return nil, err
 	}
 	h := &Handle{
-		c:        c,
-		token:    tok,
-		server:   tok,
-		gen:      c.tail.Load() >> genShift,
-		cells:    cells,
-		start:    c.start.Load(),
-		mask:     c.mask.Load(),
-		cellSize: uintptr(c.cellSize.Load()),
-		stamp:    uintptr(c.flags.Load()&flagStamp) * stampSize,
-		head:     c.head.Load(),
-		rd:       c.head.Load(),
-		spin:     newSpinner(),
-		ready:    a.Ready,
-		id:       a.ID,
+		c:         c,
+		token:     tok,
+		server:    tok,
+		gen:       c.tail.Load() >> genShift,
+		cells:     cells,
+		start:     c.start.Load(),
+		mask:      c.mask.Load(),
+		cellSize:  uintptr(c.cellSize.Load()),
+		stamp:     uintptr(c.flags.Load()&flagStamp) * stampSize,
+		head:      c.head.Load(),
+		rd:        c.head.Load(),
+		seenSpace: c.spaceSeq.Load(),
+		spin:      newSpinner(),
+		ready:     a.Ready,
+		id:        a.ID,
 	}
 	if h.stamp != 0 {
 		h.stamps = make([]int64, maxStamps)

@@ -10,7 +10,7 @@
  * PROTOCOL
  *
  * The protocol is also a Promela model, model/ring.pml beside this
- * directory, which spin checks exhaustively in CI (.ci/spin.sh) together
+ * directory (and model/bytes.pml for byte rings), which spin checks exhaustively in CI (.ci/spin.sh) together
  * with seeded bugs it must catch. Its processes map to the sections below
  * (the model's header lists which); change the model with the protocol.
  *
@@ -101,7 +101,15 @@
  * consumer drains what was there before, so the holder's room appears and
  * nothing can take it. The holder clears its reservation (a CAS from its
  * own word) when it claims, times out, is refused, or is cancelled, and
- * wakes the other waiters, one of which may take it next. One reservation
+ * wakes the other waiters, one of which may take it next: it bumps
+ * space_seq and wakes the C waiters (fq_space), then wakes the consumer
+ * (fq_notify), because Go waiters sleep on a channel only Go can close.
+ * The consumer relays: whenever it finds nothing to read it compares
+ * space_seq with the value it last saw and, if it moved, closes the Go
+ * waiters' channel; and it parks only if space_seq has not moved (read
+ * after its park CAS, seq_cst), so either it sees the bump or the
+ * wake-up sees it parked — the Dekker pair again. (model/bytes.pml, part
+ * 3, found the Go waiter left asleep without this relay.) One reservation
  * at a time: waiting posts take it in turns, and never starve by small
  * posts; posts that do not wait may be refused (EFULL) while it is held.
  * A reservation of another generation is ignored, and overwritten by the

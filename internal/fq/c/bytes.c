@@ -102,6 +102,8 @@ FQ_FN void fq_unreserve(fq_ctl *c, uint64_t reserved) {
 		return;
 	uint64_t r = reserved;
 	if (atomic_compare_exchange_strong_explicit(&c->reserve, &r, reserved & ~FQ_POS_MASK, memory_order_seq_cst,
-	                                            memory_order_relaxed))
-		fq_space(c); // the other waiters may go on, and one may take it
+	                                            memory_order_relaxed)) {
+		fq_space(c);                             // the C waiters may go on, and one may take it
+		fq_notify(c, fq_tail_gen(reserved));     // and the consumer relays to the Go waiters
+	}
 }
