@@ -2,16 +2,18 @@
 // programmer would otherwise reach for, in one process, and prints a table
 // of how they compare: throughput from C producer threads, the latency a C
 // thread sees per post (quiet, under GC pressure, under busy goroutines), a
-// fresh thread per event, a call's round trip, and the wake-up latency of a
-// parked consumer.
+// fresh thread per event, a call's round trip, the wake-up latency of a
+// parked consumer, and byte strings of any length (messages/s, MB/s and the
+// post's latency, against an //export copy + channel, a pipe, a socket and
+// memcpy).
 //
 // Usage:
 //
 //	go run ./cmd/foreignbench [flags]
 //
-// With no flags it runs the default workload (about two minutes on two
-// cores) and prints a table. -json and -format bench print the same results
-// for programs and for benchstat; -plot writes a chart.
+// With no flags it runs the default workload (about two and a half minutes
+// on two cores) and prints a table. -json and -format bench print the same
+// results for programs and for benchstat; -plot writes a chart.
 package main
 
 import (
@@ -48,6 +50,7 @@ type options struct {
 	idle       bool
 	strategies map[bench.Strategy]bool // nil: all
 	producers  []int
+	sizes      []int // byte-string sizes
 	loads      []bench.Load
 	reps       int
 	scale      float64
@@ -64,11 +67,13 @@ const (
 	scFresh      = "fresh"
 	scCall       = "call"
 	scWake       = "wake"
-	scIdle       = "idle" // after the others: CPU time and threads of parked handles
-	scSoak       = "soak" // not in the default run: 100 M messages at scale 1
+	scBytes      = "bytes"         // byte strings: throughput and MB/s per size, and post latency
+	scBytesLat   = "bytes-latency" // the cells of the byte scenario's post latency (not a flag value)
+	scIdle       = "idle"          // after the others: CPU time and threads of parked handles
+	scSoak       = "soak"          // not in the default run: 100 M messages at scale 1
 )
 
-var allScenarios = []string{scThroughput, scLatency, scFresh, scCall, scWake}
+var allScenarios = []string{scThroughput, scLatency, scFresh, scCall, scWake, scBytes}
 
 // defaultScenarios are the default run: every scenario but soak.
 var defaultScenarios = append(slices.Clone(allScenarios), scIdle)
@@ -83,8 +88,10 @@ func usage(fs *flag.FlagSet, w io.Writer) func() {
 Runs this library (foreign) side by side with the alternatives: //export
 calls, //export + channel, an eventfd or a pipe write per event, a
 uv_async_send-style coalescing wake-up, a mutex + condvar queue, and a C-only
-ring as the machine's floor. The default workload takes about two minutes on
-two cores.
+ring as the machine's floor; and, for byte strings (the bytes scenario), its
+byte queue against an //export callback that copies (C.GoBytes or a pooled
+buffer) and sends on a channel, a pipe, a SOCK_SEQPACKET socket, and memcpy.
+The default workload takes about two and a half minutes on two cores.
 
 Scenarios: %s.
 
@@ -103,9 +110,10 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		scenarios  = fs.String("scenarios", strings.Join(defaultScenarios, ","), "comma-separated scenarios to run")
 		strategies = fs.String("strategies", "", "comma-separated strategies to run (default all; baselines are always kept)")
 		producers  = fs.String("producers", "1,2,4", "comma-separated C producer thread counts for throughput")
+		sizes      = fs.String("sizes", "16,256,4096,65536", "comma-separated message sizes in bytes for the bytes scenario (1 and 2 producers each)")
 		loads      = fs.String("loads", "none,gc,busy", "comma-separated loads for latency")
 		scale      = fs.String("scale", "1", "workload size: a factor of the default, or tiny (0.01)")
-		duration   = fs.Duration("duration", 0, "approximate total run time (overrides -scale; the default scale takes about 135s on 2 cores)")
+		duration   = fs.Duration("duration", 0, fmt.Sprintf("approximate total run time (overrides -scale; the default scale takes about %ds on 2 cores)", defaultSeconds))
 	)
 	fs.IntVar(&o.reps, "reps", 3, "repetitions of every cell, to measure the spread")
 	fs.BoolVar(&o.jsonOut, "json", false, "print the results as JSON")
@@ -150,6 +158,13 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 			return o, fmt.Errorf("-producers: bad count %q", p)
 		}
 		o.producers = append(o.producers, n)
+	}
+	for z := range strings.SplitSeq(*sizes, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(z))
+		if err != nil || n < bench.BytesHeader || n > 1<<20 {
+			return o, fmt.Errorf("-sizes: bad size %q (want %d to %d bytes)", z, bench.BytesHeader, 1<<20)
+		}
+		o.sizes = append(o.sizes, n)
 	}
 	for l := range strings.SplitSeq(*loads, ",") {
 		ld, err := bench.ParseLoad(strings.TrimSpace(l))
@@ -198,7 +213,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 }
 
 // defaultSeconds is about how long the default scale takes on two cores.
-const defaultSeconds = 135
+const defaultSeconds = 160
 
 func contains[T comparable](xs []T, x T) bool {
 	for _, y := range xs {

@@ -30,6 +30,9 @@ func TestTable(t *testing.T) {
 		"Call round trip", "Wake-up latency", "Targets from the design brief",
 		"c-ring", "foreign-go", "export+chan", "eventfd", "pipe", "async", "mutex+cond",
 		"foreign_call", "cond-handshake", "vs c-ring", "p99.99",
+		"Byte strings", "Byte posts seen by the C thread", "foreign_post", "foreign_postv",
+		"export+GoBytes", "export+pool", "seqpacket", "memcpy", "vs best alt", "bytes vs best alternative",
+		"bytes MB/s vs memcpy, size=64 KiB producers=2",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q", want)
@@ -74,6 +77,59 @@ func TestJSON(t *testing.T) {
 	}
 }
 
+// TestBytesJSON checks the byte-string scenario's cells: every size and
+// producer count, memcpy once per size, MB/s beside messages/s, and the
+// latency cells apart.
+func TestBytesJSON(t *testing.T) {
+	out, _ := runCLI(t, "-json", "-scenarios", "bytes", "-sizes", "16,4096")
+	var r Report
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("output is not JSON: %v\n%s", err, out)
+	}
+	cases := map[string]int{}
+	var lat int
+	for _, c := range r.Cells {
+		switch c.Scenario {
+		case scBytes:
+			cases[c.Case]++
+			if c.Size != 16 && c.Size != 4096 {
+				t.Errorf("cell of %d bytes", c.Size)
+			}
+			if len(c.EventsPerSec) != 1 || len(c.MBPerSec) != 1 || !(c.Median > 0) {
+				t.Errorf("bytes cell %+v", c)
+			}
+			if got, want := c.MedianMB, c.Median*float64(c.Size)/1e6; got < 0.999*want || got > 1.001*want {
+				t.Errorf("%s %s: %.1f MB/s for %.0f msgs/s of %d bytes", c.Case, c.Strategy, got, c.Median, c.Size)
+			}
+			if c.Strategy == "memcpy" && !strings.HasSuffix(c.Case, "producers=1") {
+				t.Errorf("memcpy in case %q", c.Case)
+			}
+		case scBytesLat:
+			lat++
+			if c.Latency == nil || c.Latency.Samples == 0 || c.Size != bytesLatSize {
+				t.Errorf("bytes latency cell %+v", c)
+			}
+		default:
+			t.Errorf("cell of scenario %q not asked for", c.Scenario)
+		}
+	}
+	if len(cases) != 4 || cases[bytesCase(16, 1)] != 7 || cases[bytesCase(4096, 2)] != 6 {
+		t.Errorf("cases %v", cases)
+	}
+	if lat != 7 {
+		t.Errorf("%d bytes latency cells, want 7", lat)
+	}
+	var bt int
+	for _, tg := range r.Targets {
+		if strings.HasPrefix(tg.Name, "bytes") {
+			bt++
+		}
+	}
+	if bt != 5 { // 4 cases against the best alternative, and allocations
+		t.Errorf("%d byte targets, want 5: %+v", bt, r.Targets)
+	}
+}
+
 func TestBenchFormat(t *testing.T) {
 	out, _ := runCLI(t, "-format", "bench", "-strategies", "foreign,pipe")
 	line := regexp.MustCompile(`^Benchmark\S+\s+\d+\s+[\d.]+ \S+`)
@@ -99,7 +155,7 @@ func TestPlot(t *testing.T) {
 	dir := t.TempDir()
 	for _, name := range []string{"chart.svg", "chart.png"} {
 		file := filepath.Join(dir, name)
-		runCLI(t, "-scenarios", "throughput,latency,wake", "-loads", "none", "-plot", file)
+		runCLI(t, "-scenarios", "throughput,latency,wake,bytes", "-sizes", "16,4096", "-loads", "none", "-plot", file)
 		b, err := os.ReadFile(file)
 		if err != nil {
 			t.Fatal(err)
@@ -142,6 +198,9 @@ func TestBadFlags(t *testing.T) {
 		{"-plot", "chart.pdf"},
 		{"-progress", "sometimes"},
 		{"-duration", "-1s"},
+		{"-sizes", "8"},
+		{"-sizes", "big"},
+		{"-sizes", "2000000"},
 		{"-no-such-flag"},
 		{"extra"},
 	} {

@@ -26,7 +26,14 @@ func writePlot(file string, r *Report) error {
 	} else if p != nil {
 		plots = append(plots, p)
 	}
-	for _, sc := range []string{scLatency, scCall, scWake, scFresh} {
+	for _, n := range bytesProducers {
+		if p, err := bytesPlot(r, n); err != nil {
+			return err
+		} else if p != nil {
+			plots = append(plots, p)
+		}
+	}
+	for _, sc := range []string{scLatency, scCall, scWake, scFresh, scBytesLat} {
 		for _, k := range r.cases(sc) {
 			p, err := latencyPlot(r, sc, k)
 			if err != nil {
@@ -91,6 +98,12 @@ var palette = map[string]color.RGBA{
 	"async":          {0xbc, 0xbd, 0x22, 0xff},
 	"mutex+cond":     {0xff, 0x7f, 0x0e, 0xff},
 	"cond-handshake": {0xff, 0x7f, 0x0e, 0xff},
+	"memcpy":         {0x55, 0x55, 0x55, 0xff},
+	"foreign_post":   {0xd6, 0x27, 0x28, 0xff},
+	"foreign_postv":  {0xff, 0x98, 0x96, 0xff},
+	"export+GoBytes": {0x1f, 0x77, 0xb4, 0xff},
+	"export+pool":    {0x17, 0xbe, 0xcf, 0xff},
+	"seqpacket":      {0x8c, 0x56, 0x4b, 0xff},
 }
 
 func colorOf(s string) color.Color {
@@ -183,6 +196,73 @@ func latencyPlot(r *Report, sc, k string) (*plot.Plot, error) {
 	return p, nil
 }
 
+// bytesPlot is MB/s against message size, one line per strategy, on a
+// log scale, for one producer count (memcpy, measured with one thread, on
+// both).
+func bytesPlot(r *Report, producers int) (*plot.Plot, error) {
+	var sizes []int
+	for _, c := range r.Cells {
+		if c.Scenario == scBytes && !contains(sizes, c.Size) {
+			sizes = append(sizes, c.Size)
+		}
+	}
+	if len(sizes) == 0 {
+		return nil, nil
+	}
+	p := plot.New()
+	threads := "1 C producer thread"
+	if producers != 1 {
+		threads = fmt.Sprintf("%d C producer threads", producers)
+	}
+	p.Title.Text = "Byte strings, " + threads + " → Go, by message size (memcpy: 1 thread; higher is better)"
+	p.Y.Label.Text = "MB/s"
+	p.Y.Scale = plot.LogScale{}
+	p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
+	p.Legend.Top = true
+	p.Legend.Left = true
+	names := make([]string, len(sizes))
+	for i, z := range sizes {
+		names[i] = sizeName(z)
+	}
+	p.NominalX(names...)
+	var strategies []string
+	for _, c := range r.Cells {
+		if c.Scenario == scBytes && !contains(strategies, c.Strategy) {
+			strategies = append(strategies, c.Strategy)
+		}
+	}
+	for _, s := range strategies {
+		var xys plotter.XYs
+		for i, z := range sizes {
+			c := r.find(scBytes, bytesCase(z, producers), s)
+			if s == "memcpy" {
+				c = r.memcpyOf(z)
+			}
+			if c != nil && c.MedianMB > 0 {
+				xys = append(xys, plotter.XY{X: float64(i), Y: c.MedianMB})
+			}
+		}
+		if len(xys) == 0 {
+			continue
+		}
+		l, pts, err := plotter.NewLinePoints(xys)
+		if err != nil {
+			return nil, err
+		}
+		l.Color, pts.Color = colorOf(s), colorOf(s)
+		l.Width = vg.Points(1.5)
+		if strings.HasPrefix(s, "foreign") {
+			l.Width = vg.Points(3)
+		}
+		if s == "memcpy" {
+			l.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
+		}
+		p.Add(l, pts)
+		p.Legend.Add(s, l)
+	}
+	return p, nil
+}
+
 func plotTitle(sc, k string) string {
 	switch sc {
 	case scLatency:
@@ -193,6 +273,8 @@ func plotTitle(sc, k string) string {
 		return "Wake-up latency, post → handler, " + k
 	case scFresh:
 		return "Fresh thread per event: create + call + join"
+	case scBytesLat:
+		return "Byte post latency seen by the C thread, " + k
 	}
 	return sc + " " + k
 }

@@ -23,7 +23,11 @@ func writeBench(w io.Writer, r *Report) error {
 	for _, c := range r.Cells {
 		name := "Benchmark" + title(c.Scenario) + "/" + benchName(c.Case) + "/strategy=" + benchName(c.Strategy)
 		suffix := fmt.Sprintf("-%d", r.Machine.GOMAXPROCS)
-		for _, eps := range c.EventsPerSec {
+		for i, eps := range c.EventsPerSec {
+			if i < len(c.MBPerSec) {
+				fmt.Fprintf(w, "%s%s\t1\t%.2f ns/op\t%.0f events/s\t%.1f MB/s\n", name, suffix, 1e9/eps, eps, c.MBPerSec[i])
+				continue
+			}
 			fmt.Fprintf(w, "%s%s\t1\t%.2f ns/op\t%.0f events/s\n", name, suffix, 1e9/eps, eps)
 		}
 		for _, p := range c.RepPcts {
@@ -36,8 +40,11 @@ func writeBench(w io.Writer, r *Report) error {
 
 func title(s string) string { return strings.ToUpper(s[:1]) + s[1:] }
 
-// benchName makes s safe inside a benchmark name: no spaces.
-func benchName(s string) string { return strings.ReplaceAll(s, " ", "_") }
+// benchName makes s safe inside a benchmark name: no spaces, and no
+// slash, which would start a sub-benchmark.
+func benchName(s string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(s, "/", "_per_"), " ", "_")
+}
 
 // find returns the cell or nil.
 func (r *Report) find(scenario, cs, strategy string) *Cell {
@@ -172,6 +179,7 @@ func writeTable(w io.Writer, r *Report) error {
 	latTable(scCall, "Call round trip: a C thread calls Go and waits for the result (parked: one call every 200 µs; busy: back to back)", "export", "export")
 	latTable(scWake, "Wake-up latency: post → Go handler starts, consumer parked (one post every 200 µs); futex: a C thread waking a C thread", "futex", "futex")
 	tw.Flush()
+	writeBytes(w, r)
 	if r.Idle != nil {
 		writeIdle(w, r.Idle)
 	}
@@ -254,6 +262,7 @@ func targets(r *Report) []Target {
 			add("wake-up p99"+cond.suffix, "≤ 100 µs", ns(c.Latency.P99), c.Latency.P99 <= 100_000)
 		}
 	}
+	ts = append(ts, bytesTargets(r)...)
 	if c := r.find(scCall, giveUpCase, "foreign_call"); c != nil {
 		over := c.Latency.P99 - float64(giveUpTimeout)
 		add("caller that gives up: p99 past its timeout", "≤ 50 µs", ns(over), over <= 50_000)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"runtime"
 	"slices"
@@ -50,6 +51,13 @@ type Cell struct {
 	Latency *Pcts  `json:"latency_ns,omitempty"`
 	RepPcts []Pcts `json:"rep_latency_ns,omitempty"`
 
+	// Byte strings: every message's length, and the MB (10^6 bytes) per
+	// second of each repetition and their median (EventsPerSec and Median
+	// hold the messages per second).
+	Size     int       `json:"message_bytes,omitempty"`
+	MBPerSec []float64 `json:"mb_per_sec,omitempty"`
+	MedianMB float64   `json:"median_mb_per_sec,omitempty"`
+
 	Lost     uint64  `json:"lost,omitempty"`     // async: events the consumer never saw
 	Allocs   float64 `json:"allocs_per_msg"`     // throughput: Go heap allocations per message, all of the process's
 	Rejected uint64  `json:"rejected,omitempty"` // posts refused as full
@@ -81,8 +89,8 @@ type Target struct {
 	Met      bool   `json:"met"`
 }
 
-// The workload at scale 1, sized so that the whole run takes about a
-// minute and a half on two cores (two with the idle scenario).
+// The workload at scale 1, sized so that the whole run takes about two
+// and a half minutes on two cores (see defaultSeconds).
 const (
 	tputMessages   = 200_000 // per producer per repetition
 	latencyEvents  = 200_000 // per strategy, load and repetition, at 1 M/s
@@ -95,7 +103,36 @@ const (
 	giveUpTimeout  = 200 * time.Microsecond
 	giveUpCase     = "gives up after 200 µs"
 	noisyThreshold = 1.5
+
+	bytesLatEvents = 200_000 // per strategy and repetition, at 1 M/s
+	bytesLatSize   = 256
+	bytesLatRate   = 1_000_000
+	bytesLatCase   = "256 B at 1 M posts/s"
 )
+
+// bytesMessages is how many messages each producer sends per repetition
+// of a byte-string cell: 300,000 up to 256 B, then 192 MiB worth (48 Ki
+// of 4 KiB, 3 Ki of 64 KiB), so that the slowest strategies take a few
+// hundred milliseconds and the fastest at least a few.
+func bytesMessages(size int) int { return max(min(300_000, (192<<20)/size), 100) }
+
+// bytesProducers are the producer counts of the byte-string scenario.
+var bytesProducers = []int{1, 2}
+
+// sizeName is a message size as the tables print it.
+func sizeName(n int) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+func bytesCase(size, producers int) string {
+	return fmt.Sprintf("size=%s producers=%d", sizeName(size), producers)
+}
 
 func sized(n int, scale float64) int { return max(int(float64(n)*scale), 20) }
 
@@ -259,6 +296,45 @@ func measure(o options, pb *progress) (*Report, error) {
 					}})
 				}
 			}
+		case scBytes:
+			for _, size := range o.sizes {
+				for _, n := range bytesProducers {
+					for _, s := range o.keep(bench.ByteStrategies, bench.Memcpy) {
+						if s == bench.Memcpy && n != 1 {
+							continue // the limit: one C thread copying
+						}
+						c := cell(scBytes, bytesCase(size, n), s)
+						c.Size = size
+						msgs := sized(bytesMessages(size), o.scale)
+						steps = append(steps, step{fmt.Sprintf("bytes %s %s×%d", s, sizeName(size), n), func(int) error {
+							r, err := bench.MeasureBytes(bench.BytesConfig{Strategy: s, Producers: n, Size: size, Messages: msgs})
+							if err != nil {
+								return err
+							}
+							c.EventsPerSec = append(c.EventsPerSec, r.MsgsPerSec())
+							c.MBPerSec = append(c.MBPerSec, r.MBPerSec())
+							c.mallocs += r.Mallocs
+							c.msgs += r.Messages
+							return nil
+						}})
+					}
+				}
+			}
+			for _, s := range o.keep(bench.ByteLatencyStrategies, bench.Noop) {
+				c := cell(scBytesLat, bytesLatCase, s)
+				c.Size = bytesLatSize
+				steps = append(steps, step{fmt.Sprintf("bytes latency %s", s), func(int) error {
+					r, ns, err := bench.MeasureBytesLatency(bench.BytesLatencyConfig{Strategy: s, Size: bytesLatSize,
+						Events: sized(bytesLatEvents, o.scale), Rate: bytesLatRate})
+					if err != nil {
+						return err
+					}
+					addLatency(c, r, ns)
+					c.mallocs += uint64(math.Round(r.AllocsPerMsg * float64(r.Accepted)))
+					c.msgs += r.Accepted
+					return nil
+				}})
+			}
 		case scWake:
 			for _, cond := range parkedConditions {
 				cs := "parked consumer" + cond.suffix
@@ -323,10 +399,8 @@ func (c *Cell) finish() {
 	if len(c.EventsPerSec) > 0 {
 		head = slices.Clone(c.EventsPerSec)
 		slices.Sort(head)
-		c.Median = head[len(head)/2]
-		if len(head)%2 == 0 {
-			c.Median = (head[len(head)/2-1] + head[len(head)/2]) / 2
-		}
+		c.Median = median(head)
+		c.MedianMB = median(slices.Sorted(slices.Values(c.MBPerSec)))
 	}
 	if len(c.samples) > 0 {
 		slices.Sort(c.samples)
@@ -348,6 +422,17 @@ func (c *Cell) finish() {
 			c.Spread = hi / lo
 		}
 	}
+}
+
+// median is the middle of sorted xs, 0 for none.
+func median(xs []float64) float64 {
+	switch {
+	case len(xs) == 0:
+		return 0
+	case len(xs)%2 == 0:
+		return (xs[len(xs)/2-1] + xs[len(xs)/2]) / 2
+	}
+	return xs[len(xs)/2]
 }
 
 func machine() Machine {

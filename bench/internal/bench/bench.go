@@ -46,6 +46,25 @@
 // call. [MeasureWake] times post → handler start with the consumer parked;
 // [MeasureFresh] a thread created and joined per event.
 //
+// Byte strings ([MeasureBytes], [MeasureBytesLatency]; bytes.go, bytes.c):
+// C threads send byte strings of one length each run, 16 B to 64 KiB, to a
+// Go consumer that touches and checks every one (its header's sequence
+// number, producer and length, and its last byte). [BytesPost] posts each
+// with foreign_post into a [github.com/foreigncall/foreign.ByteQueue],
+// whose handler gets it in place in the ring; [BytesPostv] posts a header
+// from the stack and the payload as two parts with foreign_postv. The
+// alternatives: [GoBytes] and [GoPool] call an //export'ed function that
+// copies the bytes (C.GoBytes; a buffer from a sync.Pool, put back by the
+// consumer) and sends them on a buffered channel; [Pipe] writes
+// [u64 length][message] with one writev (under a mutex when the record is
+// longer than PIPE_BUF and there are several producers), read by a
+// goroutine into one large buffer; [SeqPacket] sends each message on an
+// AF_UNIX SOCK_SEQPACKET socket, one read per message. [Memcpy] is the
+// limit: one C thread copying the same messages into a buffer of the
+// ring's size. Every strategy gets the same memory to buffer in: the byte
+// queue's ring (1 MiB), the pipe's and the socket's buffer, the channel's
+// capacity in messages.
+//
 // # Threads
 //
 // Every C thread is a pthread started by harness.c; the Go side blocks in a
@@ -102,7 +121,8 @@ var ThroughputStrategies = []Strategy{CRing, Foreign, ExportChan}
 func ParseStrategy(s string) (Strategy, error) {
 	switch st := Strategy(s); st {
 	case Noop, Export, ExportChan, Foreign, CRing, ForeignGo, EventFD, Pipe, Async, CondVar,
-		CallForeign, CallCond, FutexWake, FutexPing:
+		CallForeign, CallCond, FutexWake, FutexPing,
+		BytesPost, BytesPostv, GoBytes, GoPool, SeqPacket, Memcpy:
 		return st, nil
 	}
 	return "", fmt.Errorf("bench: unknown strategy %q", s)

@@ -26,6 +26,7 @@ struct bh_bdest {
 	uintptr_t target; // the token, the fd written to, or the Go sink's index
 	size_t size;      // every message's length, its header included
 	int producers;
+	int wait;           // byte queue: wait for room when full (foreign_post*_wait)
 	int lock;           // pipe: records over PIPE_BUF from several writers
 	pthread_mutex_t mu; // held around such a record's write
 	size_t ring;        // memcpy: the destination's size (the ring's)
@@ -38,6 +39,7 @@ struct bh_bsender {
 	unsigned char *msg; // size bytes: the header, then the payload
 	unsigned char *dst; // memcpy: a buffer of ring bytes
 	uint64_t pos;       // memcpy: where the next record goes
+	uint64_t waits;     // byte queue: posts that found it full and waited
 };
 
 _Static_assert(sizeof(bh_bhdr) == BH_BHDR, "bh_bhdr must be BH_BHDR bytes");
@@ -50,7 +52,7 @@ static void *zalloc_aligned(size_t n) {
 	return p;
 }
 
-bh_bdest *bh_bdest_new(int how, uintptr_t target, uint64_t size, int producers, uint64_t ring, int *err) {
+bh_bdest *bh_bdest_new(int how, uintptr_t target, uint64_t size, int producers, uint64_t ring, int wait, int *err) {
 	if (how < BH_B_POST || how > BH_B_MEMCPY || size < BH_BHDR || size > UINT32_MAX || producers <= 0 ||
 	    (how == BH_B_MEMCPY && (ring < 2 * (size + 16) || (ring & (ring - 1)) != 0))) {
 		*err = -EINVAL;
@@ -67,6 +69,7 @@ bh_bdest *bh_bdest_new(int how, uintptr_t target, uint64_t size, int producers, 
 	d->size = (size_t)size;
 	d->producers = producers;
 	d->ring = (size_t)ring;
+	d->wait = wait;
 	d->lock = how == BH_B_PIPE && producers > 1 && size + 8 > PIPE_BUF;
 	pthread_mutex_init(&d->mu, NULL);
 	for (int i = 0; i < producers; i++) {
@@ -153,6 +156,11 @@ static int send_memcpy(bh_bsender *s, const unsigned char *m) {
 	return 0;
 }
 
+// The longest a full byte queue is waited for at a time: then the post
+// returns FOREIGN_EFULL, and the throughput thread (harness.c) looks
+// whether the run was aborted before it tries again.
+#define BH_WAIT_NS 100000000
+
 int bh_bsend(bh_bsender *s, uint64_t seq) {
 	bh_bdest *d = s->d;
 	size_t n = d->size;
@@ -166,12 +174,23 @@ int bh_bsend(bh_bsender *s, uint64_t seq) {
 		// The header from the stack, the payload in place: one gather
 		// list, no intermediate copy.
 		struct foreign_iovec iov[2] = {{&h, sizeof h}, {m + BH_BHDR, n - BH_BHDR}};
-		return foreign_postv((foreign_token)d->target, iov, 2);
+		int rc = foreign_postv((foreign_token)d->target, iov, 2);
+		if (rc == FOREIGN_EFULL && d->wait) {
+			s->waits++;
+			rc = foreign_postv_wait((foreign_token)d->target, iov, 2, BH_WAIT_NS);
+		}
+		return rc == FOREIGN_ETIMEDOUT ? FOREIGN_EFULL : rc;
 	}
 	memcpy(m, &h, sizeof h);
 	switch (d->how) {
-	case BH_B_POST:
-		return foreign_post((foreign_token)d->target, m, n);
+	case BH_B_POST: {
+		int rc = foreign_post((foreign_token)d->target, m, n);
+		if (rc == FOREIGN_EFULL && d->wait) {
+			s->waits++;
+			rc = foreign_post_wait((foreign_token)d->target, m, n, BH_WAIT_NS);
+		}
+		return rc == FOREIGN_ETIMEDOUT ? FOREIGN_EFULL : rc;
+	}
 	case BH_B_GOBYTES:
 		bhGoBytes(d->target, m, n);
 		return 0;
@@ -199,6 +218,13 @@ int bh_call_bytes(uintptr_t target, const bh_msg *m) {
 	if (m->producer >= (uint32_t)d->producers)
 		return -EINVAL;
 	return bh_bsend(&d->senders[m->producer], m->seq);
+}
+
+uint64_t bh_bdest_waits(bh_bdest *d) {
+	uint64_t n = 0;
+	for (int i = 0; i < d->producers; i++)
+		n += d->senders[i].waits;
+	return n;
 }
 
 uint64_t bh_bdest_checksum(bh_bdest *d) {

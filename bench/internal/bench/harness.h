@@ -231,12 +231,16 @@ enum {
  * buffer; memcpy: its own ring-size destination). */
 typedef struct bh_bdest bh_bdest;
 typedef struct bh_bsender bh_bsender;
-bh_bdest *bh_bdest_new(int how, uintptr_t target, uint64_t size, int producers, uint64_t ring, int *err);
+bh_bdest *bh_bdest_new(int how, uintptr_t target, uint64_t size, int producers, uint64_t ring, int wait, int *err);
 void bh_bdest_free(bh_bdest *d);
-/* bh_bsend sends message seq of the sender; 0, a FOREIGN_E* code or -errno. */
+/* bh_bsend sends message seq of the sender; 0, a FOREIGN_E* code or -errno.
+ * With wait, a byte-queue post that finds the queue full waits for room
+ * with foreign_post_wait (foreign_postv_wait), up to 100 ms at a time. */
 int bh_bsend(bh_bsender *s, uint64_t seq);
 /* BH_BYTES's call: target is a bh_bdest, m->producer the sender. */
 int bh_call_bytes(uintptr_t target, const bh_msg *m);
+/* Byte-queue posts that found the queue full and waited, all senders. */
+uint64_t bh_bdest_waits(bh_bdest *d);
 /* A sum over the memcpy destinations, so that no copy can be elided. */
 uint64_t bh_bdest_checksum(bh_bdest *d);
 
