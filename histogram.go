@@ -124,6 +124,32 @@ func (h *Histogram) Merge(o *Histogram) {
 	}
 }
 
+// Sub removes from h the durations of earlier, an earlier snapshot of the
+// same histogram, leaving what was recorded between the two (the latency
+// of the last minute, say, or of a run after its warm-up). Count, the
+// buckets and the mean are exact; Min and Max become the bounds of the
+// buckets left, within Min and Max of h.
+func (h *Histogram) Sub(earlier *Histogram) {
+	h.n -= min(earlier.n, h.n)
+	h.sum -= min(earlier.sum, h.sum)
+	lo, hi := -1, -1
+	for i := range h.counts {
+		h.counts[i] -= min(earlier.counts[i], h.counts[i])
+		if h.counts[i] != 0 {
+			if lo < 0 {
+				lo = i
+			}
+			hi = i
+		}
+	}
+	if lo < 0 {
+		h.n, h.sum, h.min, h.max = 0, 0, 0, 0
+		return
+	}
+	h.min = max(h.min, bucketLow(lo))
+	h.max = min(h.max, bucketHigh(hi)-1)
+}
+
 // recorder is where a handle records durations: fixed memory, no lock, no
 // allocation. Its words are atomic because Func workers record at once
 // and Latency reads while they do; a snapshot is not a consistent cut, but

@@ -73,6 +73,25 @@ func TestHistogramQuantiles(t *testing.T) {
 	if h2.Count() != 2*h.Count() || h2.Quantile(0.5) != h.Quantile(0.5) || h2.Max() != h.Max() {
 		t.Errorf("merged: %d, p50 %v", h2.Count(), h2.Quantile(0.5))
 	}
+	h3 := rec.snapshot()
+	l1 := newRecorder()
+	for _, v := range vals {
+		l1.record(v)
+	}
+	first := l1.snapshot()
+	for range 10 {
+		l1.record(5e9) // after the first snapshot: only these are left
+	}
+	diff := l1.snapshot()
+	diff.Sub(first)
+	if diff.Count() != 10 || diff.Quantile(0.5) < 4900*time.Millisecond || diff.Max() != 5*time.Second ||
+		diff.Min() < 4900*time.Millisecond || diff.Mean() != 5*time.Second {
+		t.Errorf("Sub: count %d p50 %v min %v max %v mean %v", diff.Count(), diff.Quantile(0.5), diff.Min(), diff.Max(), diff.Mean())
+	}
+	h3.Sub(h3)
+	if h3.Count() != 0 || h3.Max() != 0 {
+		t.Errorf("h.Sub(h): count %d max %v", h3.Count(), h3.Max())
+	}
 	var empty Histogram
 	if empty.Quantile(0.5) != 0 || empty.Mean() != 0 || newRecorder().snapshot().Min() != 0 {
 		t.Error("an empty histogram")

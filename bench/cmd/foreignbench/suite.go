@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/foreigncall/foreign"
 	"github.com/foreigncall/foreign/bench/internal/bench"
 )
 
@@ -50,6 +51,11 @@ type Cell struct {
 	// pooled, and each repetition's own.
 	Latency *Pcts  `json:"latency_ns,omitempty"`
 	RepPcts []Pcts `json:"rep_latency_ns,omitempty"`
+	// Library is the same latency from the handle's own histogram
+	// (foreign.Latency.Queued), every repetition merged, where the strategy
+	// records one (the wake-up scenario's foreign queue).
+	Library *Pcts `json:"library_latency_ns,omitempty"`
+	lib     *foreign.Histogram
 
 	// Byte strings: every message's length, and the MB (10^6 bytes) per
 	// second of each repetition and their median (EventsPerSec and Median
@@ -66,6 +72,13 @@ type Cell struct {
 	samples       []float64 // pooled, sorted, for the plot
 	mallocs, msgs uint64
 	accepted      uint64 // latency: calls accepted, warm-up included (Lost's base)
+}
+
+// libPcts reads a library histogram's percentiles.
+func libPcts(h *foreign.Histogram) *Pcts {
+	q := func(f float64) float64 { return float64(h.Quantile(f).Nanoseconds()) }
+	return &Pcts{Samples: int(h.Count()), P50: q(0.5), P90: q(0.9), P99: q(0.99), P999: q(0.999), P9999: q(0.9999),
+		Max: float64(h.Max().Nanoseconds()), Mean: float64(h.Mean().Nanoseconds())}
 }
 
 // Pcts are latency percentiles in nanoseconds.
@@ -176,6 +189,13 @@ func measure(o options, pb *progress) (*Report, error) {
 		c.Lost += r.Lost
 		c.Rejected += r.Rejected
 		c.accepted += r.Accepted
+		if r.Library != nil {
+			if c.lib == nil {
+				c.lib = new(foreign.Histogram)
+			}
+			c.lib.Merge(r.Library)
+			c.Library = libPcts(c.lib)
+		}
 	}
 	for _, sc := range o.scenarios {
 		switch sc {

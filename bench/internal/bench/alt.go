@@ -336,6 +336,11 @@ func MeasureWake(cfg WakeConfig) (LatencyResult, []float64, error) {
 	var bad atomic.Uint64
 	var got atomic.Uint64
 	var next uint64
+	const warmup = 16
+	// The library's histogram once the warm-up is in it, so that the
+	// library's figures, as the harness's, leave it out.
+	var libWarm func() *foreign.Histogram
+	var warm *foreign.Histogram
 	handle := func(w wakeMsg) {
 		now := nowTicks()
 		if w.Seq != next {
@@ -343,6 +348,9 @@ func MeasureWake(cfg WakeConfig) (LatencyResult, []float64, error) {
 		}
 		next = w.Seq + 1
 		ticks = append(ticks, now-w.Ticks)
+		if w.Seq == warmup-1 && libWarm != nil {
+			warm = libWarm() // this message's wait is recorded before its handler runs
+		}
 		got.Store(next)
 	}
 	var (
@@ -352,11 +360,20 @@ func MeasureWake(cfg WakeConfig) (LatencyResult, []float64, error) {
 	)
 	switch cfg.Strategy {
 	case Foreign:
-		q, err := foreign.NewQueue(handle, foreign.QueueConfig{Capacity: 1024, Name: "bench-wake"})
+		q, err := foreign.NewQueue(handle, foreign.QueueConfig{Capacity: 1024, Name: "bench-wake", Latency: true})
 		if err != nil {
 			return res, nil, err
 		}
-		target, kind, closeFn = uintptr(q.Token()), kindWake, q.Close
+		target, kind = uintptr(q.Token()), kindWake
+		libWarm = func() *foreign.Histogram { return q.Latency().Queued }
+		closeFn = func() error {
+			err := q.Close()
+			res.Library = q.Latency().Queued
+			if warm != nil {
+				res.Library.Sub(warm)
+			}
+			return err
+		}
 	case Pipe:
 		a, err := startAltWith(wakePipe, 1, 0, 0, func(m msg) {
 			handle(wakeMsg{Seq: m.Seq, Ticks: uint64(m.Producer) | uint64(m.Spare)<<32})
@@ -374,7 +391,6 @@ func MeasureWake(cfg WakeConfig) (LatencyResult, []float64, error) {
 		closeFn()
 		return res, nil, err
 	}
-	const warmup = 16
 	b, err := p.run(warmup, cfg.Events, float64(cfg.Gap.Nanoseconds()), false)
 	if err == nil && b.failed > 0 {
 		err = fmt.Errorf("bench: wake %s: %s", cfg.Strategy, strerror(b.lastCode))

@@ -85,7 +85,10 @@ const (
 	Export     Strategy = "export"      // call an //export'ed Go function
 	ExportChan Strategy = "export+chan" // //export'ed function sending on a channel
 	Foreign    Strategy = "foreign"     // foreign_post into a foreign.Queue
-	CRing      Strategy = "c-ring"      // the same ring with a C consumer thread
+	// ForeignLatency is Foreign into a queue that records latencies
+	// (QueueConfig.Latency): what the option costs a post.
+	ForeignLatency Strategy = "foreign+latency"
+	CRing          Strategy = "c-ring" // the same ring with a C consumer thread
 
 	ForeignGo   Strategy = "foreign-go"     // q.Post from Go goroutines (throughput)
 	EventFD     Strategy = "eventfd"        // an eventfd write per event, read by a goroutine
@@ -100,7 +103,7 @@ const (
 
 // AllLatencyStrategies are every strategy a [Prober] can time per post,
 // floor first.
-var AllLatencyStrategies = []Strategy{Noop, Export, ExportChan, Foreign, EventFD, Pipe, Async, CondVar}
+var AllLatencyStrategies = []Strategy{Noop, Export, ExportChan, Foreign, ForeignLatency, EventFD, Pipe, Async, CondVar}
 
 // AllThroughputStrategies are every strategy [MeasureThroughput] runs,
 // floor first.
@@ -111,7 +114,7 @@ var AllThroughputStrategies = []Strategy{CRing, Foreign, ForeignGo, ExportChan, 
 var CallStrategies = []Strategy{Export, CallForeign, CallCond}
 
 // LatencyStrategies are the strategies a [Prober] times, floor first.
-var LatencyStrategies = []Strategy{Noop, Export, ExportChan, Foreign}
+var LatencyStrategies = []Strategy{Noop, Export, ExportChan, Foreign, ForeignLatency}
 
 // ThroughputStrategies are the strategies [MeasureThroughput] runs, floor
 // first.
@@ -120,7 +123,7 @@ var ThroughputStrategies = []Strategy{CRing, Foreign, ExportChan}
 // ParseStrategy returns the strategy named s.
 func ParseStrategy(s string) (Strategy, error) {
 	switch st := Strategy(s); st {
-	case Noop, Export, ExportChan, Foreign, CRing, ForeignGo, EventFD, Pipe, Async, CondVar,
+	case Noop, Export, ExportChan, Foreign, ForeignLatency, CRing, ForeignGo, EventFD, Pipe, Async, CondVar,
 		CallForeign, CallCond, FutexWake, FutexPing,
 		BytesPost, BytesPostv, GoBytes, GoPool, SeqPacket, Memcpy:
 		return st, nil
@@ -137,7 +140,7 @@ func (s Strategy) kind() int {
 		return kindExport
 	case ExportChan:
 		return kindExportChan
-	case Foreign:
+	case Foreign, ForeignLatency:
 		return kindForeign
 	case CRing:
 		return kindCRing

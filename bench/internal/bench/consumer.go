@@ -53,7 +53,12 @@ func (c *checker) consume(m msg) {
 // newForeignQueue is the foreign strategy's consumer: a queue whose handler
 // checks every message.
 func newForeignQueue(c *checker, capacity int) (*foreign.Queue[msg], error) {
-	return foreign.NewQueue(c.consume, foreign.QueueConfig{Capacity: capacity, Name: "bench"})
+	return newForeignQueueLat(c, capacity, false)
+}
+
+// newForeignQueueLat is newForeignQueue, recording latencies if lat.
+func newForeignQueueLat(c *checker, capacity int, lat bool) (*foreign.Queue[msg], error) {
+	return foreign.NewQueue(c.consume, foreign.QueueConfig{Capacity: capacity, Name: "bench", Latency: lat})
 }
 
 // sinks are the channels of the export+chan strategy. An exported function

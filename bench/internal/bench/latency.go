@@ -68,6 +68,12 @@ type LatencyResult struct {
 	// AllocsPerMsg is Go heap allocations per accepted call; NaN without
 	// LatencyConfig.CountAllocs.
 	AllocsPerMsg float64
+
+	// Library is the handle's own histogram of the same latency
+	// (foreign.Latency.Queued), when the strategy records one: the wake-up
+	// scenario's foreign queue does, so that the report can set the
+	// library's figures beside the harness's.
+	Library *foreign.Histogram
 }
 
 // Prober runs one strategy's paced C thread and consumer, and collects the
@@ -128,9 +134,9 @@ func NewProber(cfg LatencyConfig) (*Prober, error) {
 	var target uintptr
 	var err error
 	switch cfg.Strategy {
-	case Foreign:
+	case Foreign, ForeignLatency:
 		p.chk = newChecker(1, 0, true)
-		if p.q, err = newForeignQueue(p.chk, cfg.Capacity); err != nil {
+		if p.q, err = newForeignQueueLat(p.chk, cfg.Capacity, cfg.Strategy == ForeignLatency); err != nil {
 			return nil, err
 		}
 		target = uintptr(p.q.Token())
