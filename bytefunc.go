@@ -17,8 +17,8 @@ import (
 // BytesFuncConfig configures a [BytesFunc]. The zero value is ready to use.
 type BytesFuncConfig struct {
 	// Capacity is the size in bytes of the ring that holds calls accepted
-	// and not yet taken up (each takes its argument's length rounded up to
-	// 8, plus 16); a caller finding it full waits for room, within its
+	// and not yet taken up (each takes its argument's length plus 8,
+	// rounded up to 8); a caller finding it full waits for room, within its
 	// timeout. See ByteQueueConfig.Capacity; zero means 1 MiB.
 	Capacity int
 

@@ -195,16 +195,20 @@ func TestBytesOnLoop(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- l.Run(ctx) }()
+	defer func() { // even on a failure: a Loop left running would fail the leak checks of later tests
+		q.Close()
+		f.Close()
+		cancel()
+		<-done
+	}()
 	ps := cthreads.StartBytes(uintptr(q.Token()), 2, 1, 3000, 16, 1000, cthreads.BytesMixed)
-	ok, short, bad := cthreads.CallvThreads(uintptr(f.Token()), 2, 200, 4096, int64(10*time.Second))
+	ok, short, bad := cthreads.CallvThreads(uintptr(f.Token()), 2, 200, 4096, int64(30*time.Second))
 	acc, err := ps.Wait()
 	if err != nil || bad != 0 || ok != 300 || short != 100 {
-		t.Fatalf("producers %v; callers ok %d short %d bad %d", err, ok, short, bad)
+		t.Fatalf("producers %v; callers ok %d short %d bad %d (stats: queue %+v, func %+v)", err, ok, short, bad,
+			q.Stats(), f.Stats())
 	}
 	q.Close()
-	f.Close()
-	cancel()
-	<-done
 	c.check(t, 1, acc)
 }
 

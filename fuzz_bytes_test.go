@@ -57,7 +57,7 @@ func (fm *framingModel) post(m []byte) error {
 	if len(m) > fm.max {
 		return ErrMessageSize
 	}
-	rec := 8 + (uint64(len(m))+7)&^7
+	rec := max(8, (uint64(len(m))+7)&^7) // records are padded to 8 bytes, 8 at least; headers are apart
 	toEnd := fm.size - fm.tail%fm.size
 	total := rec
 	if rec > toEnd {

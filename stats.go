@@ -10,7 +10,7 @@ import "log/slog"
 //
 // For a byte queue (ByteQueue, BytePullQueue, BytesFunc) Capacity and
 // HighWater count bytes of the ring (a message takes its length rounded up
-// to 8, plus 8), and PostedBytes and DeliveredBytes the messages' bytes;
+// to 8; see ByteQueueConfig.Capacity), and PostedBytes and DeliveredBytes the messages' bytes;
 // the other counters count messages, as for every handle.
 type Stats struct {
 	Capacity       int    // messages the queue holds (a byte queue: bytes)

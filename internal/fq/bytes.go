@@ -12,19 +12,19 @@ import (
 // The steps of block.h's "Byte rings" in Go, beside their C form in
 // c/bytes.c, so that a goroutine's post makes no cgo call.
 
+// The header word of a record (FQ_HDR_* in block.h).
 const (
-	recHdr = 8          // a record's header
-	recPad = 0xFFFFFFFF // the len of a pad record
+	hdrValid = 0x80000000
+	hdrPad   = 0x40000000
+	hdrLen   = 0x3FFFFFFF
 )
 
-// recSize is the ring bytes of a record with n payload bytes.
-func recSize(n int) uint64 { return recHdr + (uint64(n)+7)&^7 }
+// recSize is the data bytes of a record with n payload bytes (fq_rec_size,
+// without its stamp).
+func recSize(n int) uint64 { return max(8, (uint64(n)+7)&^7) }
 
-// recHeader is the header of a record at pos with n payload bytes (or recPad).
-func recHeader(pos uint64, n uint32) uint64 {
-	tag := uint32(pos>>3)&0x7FFFFFFF | 0x80000000
-	return uint64(tag)<<32 | uint64(n)
-}
+// RecSize is recSize for the Go side's sizing of rings.
+func RecSize(n int) int { return int(recSize(n)) }
 
 // Bytes reports whether the handle's ring is a byte ring.
 func (h *Handle) Bytes() bool { return h.cells != nil && h.cellSize == 0 }
@@ -33,8 +33,10 @@ func (h *Handle) Bytes() bool { return h.cells != nil && h.cellSize == 0 }
 // included).
 func (h *Handle) MaxMessage() int { return int(h.c.msgSize.Load()) }
 
-func (h *Handle) word(pos uint64) *atomic.Uint64 {
-	return (*atomic.Uint64)(unsafe.Add(h.cells, uintptr(pos&h.mask)))
+// hdr is the header word of the record at pos: in the header array after
+// the data (block.h, "Byte rings").
+func (h *Handle) hdr(pos uint64) *atomic.Uint32 {
+	return (*atomic.Uint32)(unsafe.Add(h.cells, uintptr(h.mask+1)+uintptr(pos&h.mask)>>3*4))
 }
 
 // bytesClaim is a claim in a byte ring: its position, and the record's
@@ -100,7 +102,7 @@ func (h *Handle) claimBytes(n int, fresh, count, holder bool) (bytesClaim, error
 
 // putBytes copies a then b into the claimed record and publishes it.
 func (h *Handle) putBytes(cl bytesClaim, a, b []byte) {
-	p := unsafe.Add(h.cells, uintptr(cl.rec&h.mask)+recHdr)
+	p := unsafe.Add(h.cells, uintptr(cl.rec&h.mask))
 	if h.stamp != 0 {
 		*(*int64)(p) = Now()
 		p = unsafe.Add(p, h.stamp)
@@ -109,9 +111,9 @@ func (h *Handle) putBytes(cl bytesClaim, a, b []byte) {
 	copy(dst, a)
 	copy(dst[len(a):], b)
 	raceRelease(unsafe.Pointer(&h.raceSync))
-	h.word(cl.rec).Store(recHeader(cl.rec, uint32(len(a)+len(b))))
+	h.hdr(cl.rec).Store(hdrValid | uint32(len(a)+len(b)))
 	if cl.rec != cl.pos {
-		h.word(cl.pos).Store(recHeader(cl.pos, recPad))
+		h.hdr(cl.pos).Store(hdrPad)
 	}
 	h.notify()
 }
@@ -215,17 +217,23 @@ func (h *Handle) Next() ([]byte, bool) {
 			// cursor is the first record's header, not a new one.
 			return nil, false
 		}
-		w := h.word(h.rd).Load() // pairs with the producer's store of the header
+		hw := h.hdr(h.rd)
+		w := hw.Load() // pairs with the producer's store of the header
 		if w == 0 {
 			h.relayRoom()
 			return nil, false
 		}
-		n := uint32(w)
-		if n == recPad {
+		// The header of no live record, before head passes it (block.h,
+		// "Consume (bytes)"). A plain store: the store of head orders it
+		// before any producer's claim of this position, and an atomic one
+		// would cost a locked instruction per message.
+		*(*uint32)(unsafe.Pointer(hw)) = 0
+		if w&hdrPad != 0 {
 			h.rd = (h.rd + (h.mask + 1 - h.rd&h.mask)) & posMask
 			continue
 		}
-		p := unsafe.Add(h.cells, uintptr(h.rd&h.mask)+recHdr)
+		n := w & hdrLen
+		p := unsafe.Add(h.cells, uintptr(h.rd&h.mask))
 		if h.stamp != 0 {
 			if h.readN < len(h.stamps) {
 				h.stamps[h.readN] = *(*int64)(p)
@@ -257,9 +265,9 @@ func (h *Handle) relayRoom() {
 func (h *Handle) Unread() bool { return h.rd != h.head }
 
 // Release passes everything the read cursor has passed back to the
-// producers: it zeroes it (block.h, "Consume (bytes)"), then stores head.
-// full says the batch was cut short by its size, so the tail tells the
-// depth. Consumer only.
+// producers with its store of head (block.h, "Consume (bytes)"). full says
+// the batch was cut short by its size, so the tail tells the depth.
+// Consumer only.
 func (h *Handle) Release(full bool) {
 	if h.rd == h.head {
 		return
@@ -271,12 +279,6 @@ func (h *Handle) Release(full bool) {
 	}
 	if d > h.c.highWater.Load() {
 		h.c.highWater.Store(d)
-	}
-	off := h.head & h.mask
-	first := min(n, h.mask+1-off)
-	clear(unsafe.Slice((*byte)(unsafe.Add(h.cells, uintptr(off))), first))
-	if first < n {
-		clear(unsafe.Slice((*byte)(h.cells), n-first))
 	}
 	h.readN = 0
 	h.releaseTo(h.rd)

@@ -47,7 +47,6 @@ const (
 	MaxRet      = int(C.FQ_MAX_RET)       // the largest result of a fixed size
 	MaxRing     = int(C.FQ_MAX_RING)      // the most bytes of a ring
 	MaxBytesMsg = int(C.FQ_MAX_BYTES_MSG) // a byte ring's longest message
-	RecHdr      = recHdr                  // a byte ring's record header
 	StampSize   = stampSize               // a message's stamp, when it has one
 )
 

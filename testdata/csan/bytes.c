@@ -1117,8 +1117,8 @@ static void bad_queue(uint64_t *rng) {
 	// time out no sooner than asked, and leave no reservation and nothing
 	// claimed behind.
 	// Full for every length: maximal messages, then ever shorter ones,
-	// down to empty ones (a header's 8 bytes).
-	enum { MOST = SIZE / FQ_REC_HDR };
+	// down to empty ones (8 bytes of data each).
+	enum { MOST = SIZE / 8 };
 	size_t lens3[MOST];
 	const unsigned char *want3[MOST];
 	int filled = 0, maximal = 0;
@@ -1383,9 +1383,9 @@ static void bad_kinds(void) {
 	                   .wake_kind = FQ_WAKE_EVENTFD};
 	if (fq_open(&a, &t, &c) != -EINVAL)
 		fail("bad: fq_open took a byte function whose maximum cannot hold the call's header");
-	// Stamps make every record 8 bytes longer: 120 bytes fit twice in 256
+	// Stamps make every record 8 bytes longer: 128 bytes fit twice in 256
 	// without them (2 x 128), not with them (2 x 136).
-	a = (fq_open_args){.msg_size = 120, .capacity = 256, .bytes = 1, .wake_kind = FQ_WAKE_EVENTFD,
+	a = (fq_open_args){.msg_size = 128, .capacity = 256, .bytes = 1, .wake_kind = FQ_WAKE_EVENTFD,
 	                   .flags = FQ_FLAG_STAMP};
 	if (fq_open(&a, &t, &c) != -EINVAL)
 		fail("bad: fq_open took a stamped byte ring of less than two of its largest records");

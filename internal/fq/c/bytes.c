@@ -65,18 +65,16 @@ FQ_FN int fq_claim_bytes(fq_ctl *c, uint64_t tgen, uint64_t tail, uint64_t len, 
 }
 
 FQ_FN void fq_publish_bytes(fq_ctl *c, uint64_t gen, const fq_claim *cl, const fq_msg *m) {
-	unsigned char *ring = (unsigned char *)atomic_load_explicit(&c->ring, memory_order_relaxed);
-	unsigned char *rec = ring + (cl->rec & cl->mask);
-	unsigned char *dst = rec + FQ_REC_HDR;
+	uintptr_t ring = atomic_load_explicit(&c->ring, memory_order_relaxed);
+	unsigned char *dst = (unsigned char *)(ring + (uintptr_t)(cl->rec & cl->mask));
 	if (cl->stamp) // see "Stamps"
 		dst = fq_stamp(dst);
 	gather(dst, m);
 	// Each store passes a record to the consumer (block.h, "Publish (bytes)").
-	atomic_store_explicit((_Atomic uint64_t *)rec, fq_rec_header(cl->rec, (uint32_t)fq_msg_len(m)),
+	atomic_store_explicit(fq_hdr(ring, cl->mask, cl->rec), FQ_HDR_VALID | (uint32_t)fq_msg_len(m),
 	                      memory_order_release);
 	if (cl->rec != cl->pos)
-		atomic_store_explicit((_Atomic uint64_t *)(ring + (cl->pos & cl->mask)), fq_rec_header(cl->pos, FQ_REC_PAD),
-		                      memory_order_release);
+		atomic_store_explicit(fq_hdr(ring, cl->mask, cl->pos), FQ_HDR_PAD, memory_order_release);
 	fq_notify(c, gen);
 }
 

@@ -5,12 +5,12 @@
 //
 // Unlike the Go consumer it distrusts what it reads: everything the
 // protocol promises about a record that the header alone does not prove
-// (the tag, the length, a pad only where a record could not fit, zeros in
-// the pad and after the payload, a record inside the claimed range, a
-// stamp where the handle keeps them) is checked, and a record that breaks
-// a promise is reported, not handed out. The tests would otherwise see
-// only the payload, and a producer writing past its payload, or a consumer
-// zeroing too little, would go unseen.
+// (the length, a pad only where a record could not fit, no header word
+// inside a record, a record inside the claimed range, a stamp where the
+// handle keeps them) is checked, and a record that breaks a promise is
+// reported, not handed out. The tests would otherwise see only the
+// payload, and a producer storing a stray header, or a consumer zeroing
+// too few, would go unseen.
 #ifndef FQ_CBYTES_C
 #define FQ_CBYTES_C
 
@@ -52,10 +52,12 @@ static int fq_c_corrupt(fq_c_bytes *b, const char *why, uint64_t word) {
 	return FQ_C_CORRUPT;
 }
 
-// fq_c_zero reports whether the n bytes at p are all 0.
-static int fq_c_zero(const unsigned char *p, uint64_t n) {
-	for (uint64_t i = 0; i < n; i++)
-		if (p[i] != 0)
+// fq_c_inner_zero reports whether the header words of the positions
+// inside the n bytes from pos, after the first, are all 0: nothing but a
+// record's start has a header (block.h, "Byte rings").
+static int fq_c_inner_zero(fq_c_bytes *b, uint64_t pos, uint64_t n) {
+	for (uint64_t o = 8; o < n; o += 8)
+		if (atomic_load_explicit(fq_hdr((uintptr_t)b->ring, b->mask, pos + o), memory_order_relaxed) != 0)
 			return 0;
 	return 1;
 }
@@ -68,40 +70,42 @@ static int fq_c_zero(const unsigned char *p, uint64_t n) {
 static __attribute__((unused)) int fq_c_next(fq_c_bytes *b, const unsigned char **payload, size_t *len) {
 	uint64_t size = b->mask + 1;
 	for (;;) {
-		// A whole ring read and not released: the word at the cursor is
-		// the header at head, still live. Nothing more until the release.
+		// A whole ring read and not released: nothing more until the release.
 		int64_t ahead = fq_diff(b->rd, b->head);
 		if (ahead == (int64_t)size)
 			return 0;
 		if (ahead > (int64_t)size || ahead < 0)
 			return fq_c_corrupt(b, "the read cursor is more than a ring ahead of head", 0);
 		unsigned char *rec = b->ring + (b->rd & b->mask);
+		_Atomic uint32_t *hw = fq_hdr((uintptr_t)b->ring, b->mask, b->rd);
 		// Pairs with the producer's release store of the header (block.h,
 		// "Publish (bytes)"): the stamp and payload it wrote before are
 		// visible after it.
-		uint64_t w = atomic_load_explicit((_Atomic uint64_t *)rec, memory_order_acquire);
+		uint32_t w = atomic_load_explicit(hw, memory_order_acquire);
 		if (w == 0) {
 			uint64_t t = atomic_load_explicit(&b->c->tail, memory_order_acquire);
 			return (t & FQ_CLOSED) && (t & FQ_POS_MASK) == b->rd ? -1 : 0;
 		}
-		if ((uint32_t)(w >> 32) != fq_rec_tag(b->rd))
-			return fq_c_corrupt(b, "the header's tag names another position", w);
-		uint32_t n = (uint32_t)w;
+		if (w != FQ_HDR_PAD && (w & ~FQ_HDR_LEN) != FQ_HDR_VALID)
+			return fq_c_corrupt(b, "a header word that is neither a record's nor a pad's", w);
+		// Zero before head passes it (block.h, "Consume (bytes)").
+		atomic_store_explicit(hw, 0, memory_order_relaxed);
 		uint64_t to_end = size - (b->rd & b->mask);
 		// The producer claimed up to the record's end (and a pad with it)
 		// before it published: the tail we load now is at least there.
 		int64_t claimed = fq_diff(atomic_load_explicit(&b->c->tail, memory_order_relaxed) & FQ_POS_MASK, b->rd);
-		if (n == FQ_REC_PAD) {
+		if (w == FQ_HDR_PAD) {
 			// A pad is only there because the next record did not fit.
 			if (to_end >= fq_rec_size(b->max) + b->stamp_size)
 				return fq_c_corrupt(b, "a pad where the longest record would fit", w);
 			if (claimed < (int64_t)to_end)
 				return fq_c_corrupt(b, "a pad beyond the tail", w);
-			if (!fq_c_zero(rec + FQ_REC_HDR, to_end - FQ_REC_HDR))
-				return fq_c_corrupt(b, "a pad's body is not zero", w);
+			if (!fq_c_inner_zero(b, b->rd, to_end))
+				return fq_c_corrupt(b, "a header inside a pad", w);
 			b->rd = (b->rd + to_end) & FQ_POS_MASK;
 			continue;
 		}
+		uint32_t n = w & FQ_HDR_LEN;
 		uint64_t rs = fq_rec_size(n) + b->stamp_size;
 		if (n > b->max)
 			return fq_c_corrupt(b, "a record longer than the ring's maximum", w);
@@ -109,16 +113,15 @@ static __attribute__((unused)) int fq_c_next(fq_c_bytes *b, const unsigned char 
 			return fq_c_corrupt(b, "a record split by the ring's end", w);
 		if (claimed < (int64_t)rs)
 			return fq_c_corrupt(b, "a record beyond the tail", w);
-		unsigned char *p = rec + FQ_REC_HDR + b->stamp_size;
-		if (!fq_c_zero(p + n, rs - FQ_REC_HDR - b->stamp_size - n))
-			return fq_c_corrupt(b, "the bytes after a payload are not zero", w);
+		if (!fq_c_inner_zero(b, b->rd, rs))
+			return fq_c_corrupt(b, "a header inside a record", w);
 		b->stamp = 0;
 		if (b->stamp_size != 0) {
-			memcpy(&b->stamp, rec + FQ_REC_HDR, sizeof b->stamp);
+			memcpy(&b->stamp, rec, sizeof b->stamp);
 			if (b->stamp <= 0)
 				return fq_c_corrupt(b, "a record of a stamped ring without its stamp", w);
 		}
-		*payload = p;
+		*payload = rec + b->stamp_size;
 		*len = n;
 		b->rd = (b->rd + rs) & FQ_POS_MASK;
 		return 1;
@@ -126,18 +129,12 @@ static __attribute__((unused)) int fq_c_next(fq_c_bytes *b, const unsigned char 
 }
 
 // fq_c_release passes every record read back to the producers, as the Go
-// consumer's Release does: zero them, then store head, then wake waiters.
+// consumer's Release does: store head (fq_c_next zeroed their headers),
+// then wake waiters.
 static __attribute__((unused)) void fq_c_release(fq_c_bytes *b) {
 	if (b->rd == b->head)
 		return;
 	uint64_t n = (uint64_t)fq_diff(b->rd, b->head);
-	uint64_t off = b->head & b->mask;
-	uint64_t first = n < b->mask + 1 - off ? n : b->mask + 1 - off;
-	// Zero before head moves: the next producer's header word must read 0
-	// until that producer stores it (block.h, "Publish (bytes)").
-	memset(b->ring + off, 0, first);
-	if (first < n)
-		memset(b->ring, 0, n - first);
 	if (n > atomic_load_explicit(&b->c->high_water, memory_order_relaxed))
 		atomic_store_explicit(&b->c->high_water, n, memory_order_relaxed);
 	b->head = b->rd;

@@ -16,42 +16,56 @@
  *                     a fresh head, take the reservation with fq_reserve
  *                     when full and claim again as its holder, sleep in
  *                     fq_wait32), fq_unreserve once it has claimed
- *   consumer()        bytes.go Next (the header word at rd; 0: not yet; a
- *                     pad: skip to the ring's end; else the payload in
- *                     place) and Release (zero [head, rd), store head,
- *                     load waiters and bump space_seq); cbytes.c likewise
+ *   consumer()        bytes.go Next (the header word of rd, acquire: 0 is
+ *                     not yet; else store 0 into it, then a pad: skip to
+ *                     the data area's end; else the payload in place) and
+ *                     Release (store head, load waiters and bump
+ *                     space_seq); cbytes.c likewise, whose checks of what
+ *                     it reads are assertions here
  *
- * Scale. The ring is SIZE = 8 words of 8 bytes: a header is one word, a
- * record of L payload words 1 + L words. Positions count words modulo M
- * and start at START, 4 words before both the ring's end and the wrap of
- * M, so that positions, tags and the signed difference (fq_diff) wrap and
- * pads are needed from the start. A header is HDR(pos, len): the tag is
- * the position, len is 1..3 words or PAD. The payload word at position q
- * holds PAYLOAD(q) = HDR(q + SIZE, 1): exactly the header that a record
- * at the same word one lap later would have, tag included (a user's bytes
- * can be anything). So only the zeroing keeps old payload from being
- * taken for a header; the tag cannot (TAG_GUARD below).
+ * Scale. The data area is SIZE = 8 words of 8 bytes, and the header array
+ * beside it SIZE header words, one per data word: the header of the
+ * record at position p is hdr[p % SIZE]. A record of L payload words takes
+ * REC(L) = max(1, L) words of data (fq_rec_size: 8 bytes at least, so
+ * that a message of 0 bytes has a position, and a header word, of its
+ * own). Positions count words modulo M and start at START, 4 words before
+ * both the data area's end and the wrap of M, so that positions and the
+ * signed difference (fq_diff) wrap and pads are needed from the start. A
+ * header is HDR_VALID + L, or HDR_PAD (FQ_HDR_*). There are no tags: two
+ * records of the same length at the same position a lap apart have the
+ * same header, and only the consumer's zeroing keeps the old one from
+ * being read as the new. Word i of message m's payload holds DATA(m, i),
+ * which no other message and word writes, so a consumer that reads data
+ * too early (an old lap's, or none yet: the data area is anything at
+ * open, here 0, which no message writes) sees it.
  *
  * PART 1 (safety, finite; pan -DSAFETY). CFG 1: producer 0 waits, with
- * messages of 3 and 2 payload words; producer 1 does not wait, with 1, 1
- * and 2 words, and posts again while refused (it blocks until head or
+ * messages of 4 and 3 payload words; producer 1 does not wait, with 2, 0
+ * and 3 words, and posts again while refused (it blocks until head or
  * reserve changes, so that a post refused for ever is an invalid end
- * state). CFG 2: both wait (3, 1 and 2, 3 words): the reservation taken
- * in turns. M = 64: no claim in flight can be a whole M old. Checked with
- * assertions and spin's invalid end states:
- *   - the word the consumer takes for a header is one its producer
- *     stored there for a live record (ghost who[]: which message wrote the
- *     word, and as what; the release clears it): never stale payload,
- *     never an old header; its tag names the position; a record is the one
- *     claimed there (ghost crec[]) with its length, a pad the one claimed
- *     there (cpos[]); the record lies inside what was claimed (tail);
- *   - the payload is in place (never split by the ring's end) and holds
- *     what its producer wrote (values and who[]);
+ * state). CFG 2: both wait (4, 2 and 3, 4 words): the reservation taken
+ * in turns. The records fill the data area more than once, so headers are
+ * read at positions that held one a lap before. M = 64: no claim in
+ * flight can be a whole M old. Checked with assertions and spin's invalid
+ * end states:
+ *   - a header word the consumer reads nonzero is the header of a live
+ *     record, published and not yet read (ghost hwho[]: set by the
+ *     producer's store, cleared by the consumer's read): never an old
+ *     lap's; a record is the one claimed there (ghost crec[]) with its
+ *     length, a pad the one claimed there (cpos[]), only where its record
+ *     did not fit; the record or pad lies inside what was claimed (tail)
+ *     and no header word inside it is nonzero (cbytes.c's check);
+ *   - the payload is in place (never split by the data area's end) and
+ *     holds what its producer wrote (DATA);
  *   - every message delivered exactly once (all of them at the end), and
  *     each producer's in order;
- *   - no producer writes into a word the consumer has not released: less
- *     than a ring ahead of head, and zeroed since the consumer read it
- *     (ghost held[]), nor into a word of another live record;
+ *   - no producer writes data the consumer has not released: less than a
+ *     ring ahead of head, not read and still handed out (ghost held[]),
+ *     nor a word of another live record (dwho[]); nor a header the
+ *     consumer has not released: a position less than a ring ahead of
+ *     head, whose header word the consumer has zeroed since it read it
+ *     (ghost zpend[]), and no live record's header (hwho[]); and the
+ *     consumer never zeroes a live record's header;
  *   - the reservation: one holder at a time, cleared only by its holder,
  *     which claims against the whole ring; a post that read it claims only
  *     if that leaves it free (ring - reserved);
@@ -59,8 +73,8 @@
  *     nothing left to wake it is an invalid end state.
  *
  * PART 2 (liveness, -DLIVE; pan -DNP -l -f). The waiter posts messages of
- * LW = 2 payload words for ever, as fq_post_wait (reservation 6 of the 8
- * words); the small producer posts 1-word messages for ever, at once
+ * LW = 3 payload words for ever, as fq_post_wait (reservation 6 of the 8
+ * words); the small producer posts 2-word messages for ever, at once
  * again whenever refused; the consumer consumes for ever and releases
  * after any number of records. The waiter's claim is a progress state, so
  * spin's non-progress cycles under weak fairness are the runs in which
@@ -70,16 +84,18 @@
  * so that the small post's load can come before the waiter takes the
  * reservation and its claim after: the claim that ignores it); so no tail
  * is stale, a depth is 0..SIZE, and M = 2 SIZE; there is no head cache,
- * and no tags or payload; a publish is one step, and so are the waiter's
- * count-and-read of space_seq, and its leave-unreserve-wake.
+ * and no payload; a publish is one step, so is a read with its zeroing,
+ * and so are the waiter's count-and-read of space_seq, and its
+ * leave-unreserve-wake.
  *
  * Not modelled: parking and waking the consumer (ring.pml checks that
  * Dekker pair; here the consumer waits on a guard, never missing a
  * wake-up), Close, generations and reuse (the [gen] in tail, head_cache
- * and reserve; ring.pml checks a stale token), stamps (one more payload
- * word), the counts, EMSGSIZE, calls' headers, cancellation, spurious
- * wake-ups, two waiters' liveness (CFG 2 checks their safety and that no
- * waiter sleeps for ever in a finite run).
+ * and reserve; ring.pml checks a stale token; a byte ring's header array
+ * is zeroed at each open), stamps (one more payload word), the counts,
+ * EMSGSIZE, calls' headers, cancellation, spurious wake-ups, two waiters'
+ * liveness (CFG 2 checks their safety and that no waiter sleeps for ever
+ * in a finite run).
  *
  * PART 3 (-DGO_WAITER, safety): a C waiter whose
  * deadline may pass (holding the reservation: the timeout is its give-up
@@ -95,25 +111,39 @@
  * PostBytesWait's own protocol.
  *
  * Mutations (each must make spin report an error; .ci/spin.sh checks):
- *   NO_ZERO           the consumer releases without zeroing
- *   TAG_GUARD         (with NO_ZERO) the consumer also waits for a header
- *                     whose tag names its position: stale payload passes
- *   HEAD_BEFORE_ZERO  the consumer stores head before it zeroes
- *   NO_RING_GUARD     Next reads on with its cursor a whole ring ahead of
- *                     head (the ring full of records read, none released)
+ *   NO_ZERO           the consumer does not zero the header words it
+ *                     reads: an old lap's header is taken for a new
+ *                     record. spin finds it first inside a record (the
+ *                     check cbytes.c makes); with GO_NEXT, which leaves
+ *                     that check out as bytes.go's Next does, at the read
+ *                     cursor: a message delivered twice, or torn
+ *   HEAD_BEFORE_ZERO  the consumer zeroes the headers it read in Release,
+ *                     after its store of head: a producer that claimed
+ *                     there meanwhile stores its header into a word not
+ *                     yet zeroed, and the zero then wipes it (lost)
  *   HEADER_FIRST      the producer stores the header before the payload
- *   PAD_SPLIT         no pad: a record may run over the ring's end
+ *   PAD_SPLIT         no pad: a record may run over the data area's end
  *   PAD_UNCLAIMED     the CAS claims the record but not the pad before it
+ *   ZERO_SIZE         a message of 0 bytes takes no data (fq_rec_size(0)
+ *                     = 0): the next record has the same header word
  *   NO_RESERVE        posts that do not wait ignore the reservation
  *   SMALL_RESERVE     the reservation is the record alone, not the record
  *                     and a pad (PART 2: the waiter starves)
  *   HOLDER_BLIND      the holder, too, leaves its own reservation free
  *   LATE_SEEN         a waiter reads space_seq after its claim
  *   NO_GO_WAKE        (part 3) a C holder's unreserve wakes only C waiters
+ * Not a bug: NO_RING_GUARD, Next without its test of a cursor a whole
+ * ring ahead of head (the ring full of records read, none released). With
+ * inline headers the word there was the live header at head, read again
+ * as a new record; now it is the header word at head, which the consumer
+ * zeroed when it read it and no producer can store into before the
+ * release, so Next finds 0 and waits. spin finds no error, and every
+ * configuration does reach a ring full of records read (.ci/spin.sh runs
+ * it as a clean run); the code still makes the test, harmlessly.
  */
 
 #ifndef SIZE
-#define SIZE 8          /* ring words */
+#define SIZE 8          /* data words; as many header words */
 #endif
 #ifdef LIVE
 #define M (2 * SIZE)    /* positions count modulo M */
@@ -127,10 +157,10 @@
 #define CFG 1
 #endif
 #ifndef LW
-#define LW 2            /* PART 2: the waiter's payload words */
+#define LW 3            /* PART 2: the waiter's payload words */
 #endif
 #ifndef LS
-#define LS 1            /* PART 2: the small producer's */
+#define LS 2            /* PART 2: the small producer's */
 #endif
 
 #define DIFF_U(a, b) (((a) + M - (b)) % M)
@@ -139,13 +169,18 @@
 #else
 #define DIFF(a, b) (DIFF_U(a, b) < M / 2 -> DIFF_U(a, b) : DIFF_U(a, b) - M) /* fq_diff */
 #endif
-#define PAD 0
-#ifdef LIVE
-#define HDR(p, lc) (1 + (lc))             /* PART 2 checks no tags */
+
+#define HDR_VALID 64    /* FQ_HDR_VALID: a record's header is HDR_VALID + its payload words */
+#define HDR_PAD 32      /* FQ_HDR_PAD: a pad's */
+
+/* fq_rec_size: the data words of a record of l payload words. */
+#ifdef ZERO_SIZE
+#define REC(l) (l)
 #else
-#define HDR(p, lc) (1 + (p) * 4 + (lc))   /* fq_rec_header: never 0 */
+#define REC(l) ((l) == 0 -> 1 : (l))
 #endif
-#define PAYLOAD(q) HDR(((q) + SIZE) % M, 1)
+
+#define DATA(m, i) (1 + 4 * (m) + (i))  /* word i (< 4) of message m's payload: never 0 */
 
 #define BEGIN 0   /* begin_post's claim */
 #define FIRST 1   /* wait_room: the claim after counting itself */
@@ -163,19 +198,19 @@
 #define FIRSTM(id) (id == 0 -> 0 : (id == 1 -> K0 : K0 + K1))
 #define NK(id) (id == 0 -> K0 : (id == 1 -> K1 : K2))
 #define PROD(m) (m < K0 -> 0 : (m < K0 + K1 -> 1 : 2))
-#define LENS mlen[0] = 3; mlen[1] = 1; mlen[2] = 3; mlen[3] = 1
+#define LENS mlen[0] = 4; mlen[1] = 2; mlen[2] = 4; mlen[3] = 2
 #else
 #define NPROD 2
 #if CFG == 1
 #define K0 2
 #define K1 3
 #define WAIT1 0
-#define LENS mlen[0] = 3; mlen[1] = 2; mlen[2] = 1; mlen[3] = 1; mlen[4] = 2
+#define LENS mlen[0] = 4; mlen[1] = 3; mlen[2] = 2; mlen[3] = 0; mlen[4] = 3
 #else
 #define K0 2
 #define K1 2
 #define WAIT1 1
-#define LENS mlen[0] = 3; mlen[1] = 1; mlen[2] = 2; mlen[3] = 3
+#define LENS mlen[0] = 4; mlen[1] = 2; mlen[2] = 3; mlen[3] = 4
 #endif
 #define TOTAL (K0 + K1)
 #define CWAITER 1
@@ -192,13 +227,18 @@ byte head_cache = START;
 byte reserve = 0;        /* the words a waiter holds for itself; 0: none */
 byte waiters = 0;        /* C waiters */
 bit bumped[NPROD];       /* space_seq has moved since producer i read it (fq_wait32 returns) */
-short ring[SIZE];        /* calloc'd: zero */
+byte hdr[SIZE];          /* the header array: zeroed at open */
 
 #ifndef LIVE
+byte data[SIZE];         /* the data area: anything at open (0, which no message writes) */
+
 /* Ghosts, for the properties. */
-byte who[SIZE];          /* 0, or 1 + 4 * message + (0 header, 1 pad header, 2 payload): who wrote
-                          * the word, for a record not yet released (the release clears it) */
-bit held[SIZE];          /* read by the consumer, not yet zeroed */
+byte hwho[SIZE];         /* 0, or 1 + 2 * message + (0 record, 1 pad): the live header there,
+                          * from its producer's store to the consumer's read */
+bit zpend[SIZE];         /* the consumer read the header there and has not zeroed it yet */
+byte dwho[SIZE];         /* 0, or 1 + message: who wrote the data word, for a record not yet
+                          * released (the release clears it) */
+bit held[SIZE];          /* data read by the consumer (a record's or a pad's), not yet released */
 byte mlen[TOTAL];        /* payload words of each message */
 byte cpos[TOTAL];        /* where each was claimed (its pad, if any) */
 byte crec[TOTAL];        /* where its record is */
@@ -234,7 +274,7 @@ inline room_appeared() {
 }
 
 /* The pad: total is the record, and the pad before it when the record
- * does not fit before the ring's end (q: to_end). */
+ * does not fit before the data area's end (q: to_end). */
 #ifdef PAD_SPLIT
 #define TOTAL_OF(rec, q) (rec)
 #else
@@ -315,41 +355,54 @@ inline claim_bytes() {
 	atomic { q = 0; limit = 0; depth = 0 }
 }
 
-/* The producer's writes: never into a word the consumer has not released
- * (a ring ahead of head, or read and not yet zeroed), nor into one that
- * holds a live record (another claim's). */
-#define WRITE(p, v, w) \
+/* The producer's writes of data: never into a word the consumer has not
+ * released (a ring ahead of head, or read and still handed out), nor into
+ * one of another live record (another claim's). */
+#define DWRITE(p, v, w) \
 	s = (p) % SIZE; \
 	d = DIFF(p, head); \
 	assert(d >= 0 && d < SIZE && !held[s]);  /* released by the consumer */ \
-	assert(who[s] == 0);                     /* no live record there: no overlap */ \
-	ring[s] = v; \
-	who[s] = w; \
+	assert(dwho[s] == 0);                    /* no live record's data there: no overlap */ \
+	data[s] = v; \
+	dwho[s] = w; \
+	d = 0
+
+/* And of a header: only into the word of a position released to it,
+ * whose header the consumer has zeroed since it read it, and that holds
+ * no live record's header (another claim's). */
+#define HWRITE(p, v, w) \
+	s = (p) % SIZE; \
+	d = DIFF(p, head); \
+	assert(d >= 0 && d < SIZE);              /* a position released by the consumer */ \
+	assert(!zpend[s]);                       /* whose header the consumer has zeroed */ \
+	assert(hwho[s] == 0);                    /* no live record's header there: no overlap */ \
+	hdr[s] = v; \
+	hwho[s] = w; \
 	d = 0
 
 inline payload() {
 	atomic {
-		i = 1;
+		i = 0;
 		do
-		:: i <= L -> WRITE((recpos + i) % M, PAYLOAD((recpos + i) % M), 1 + 4 * m + 2); i++
+		:: i < L -> DWRITE((recpos + i) % M, DATA(m, i), 1 + m); i++
 		:: else -> break
 		od;
 		i = 0; s = 0
 	}
 }
 
-/* fq_publish_bytes (putBytes): the payload, then the header (release),
- * then the pad's header (release). */
+/* fq_publish_bytes (putBytes): the payload into the data, then the header
+ * (release), then the pad's header (release). */
 inline publish() {
 #ifndef HEADER_FIRST
 	payload();
 #endif
-	atomic { WRITE(recpos, HDR(recpos, L), 1 + 4 * m); s = 0 };
+	atomic { HWRITE(recpos, HDR_VALID + L, 1 + 2 * m); s = 0 };
 #ifdef HEADER_FIRST
 	payload();
 #endif
 	if
-	:: recpos != pos -> atomic { WRITE(pos, HDR(pos, PAD), 1 + 4 * m + 1); s = 0 }
+	:: recpos != pos -> atomic { HWRITE(pos, HDR_PAD, 1 + 2 * m + 1); s = 0 }
 	:: else
 	fi
 }
@@ -383,7 +436,7 @@ proctype producer(byte id; bit wait) {
 			m = FIRSTM(id) + k;
 			k++;
 			L = mlen[m];
-			rec = 1 + L;
+			rec = REC(L);
 			R = RESERVATION(rec);
 			fresh = 0; holder = 0; stage = BEGIN
 		}
@@ -509,56 +562,79 @@ proctype producer(byte id; bit wait) {
 	producers_done++
 }
 
+/* The consumer's store of 0 into the header word z it read (Next): no
+ * producer can have stored into it since the read. */
+inline zero_header() {
+	assert(hwho[z] == 0);                                /* it zeroes no live record's header */
+#ifndef NO_ZERO
+	hdr[z] = 0;
+#endif
+	zpend[z] = 0                                         /* ghost: the step is done (even if it stores nothing) */
+}
+
+/* cbytes.c's check that no header word inside a record or a pad is
+ * nonzero; left out with GO_NEXT (bytes.go's Next does not look), to see
+ * what the Go consumer would do with a stale header. */
+#ifdef GO_NEXT
+#define INNER(inside, t) skip
+#else
+#define INNER(inside, t) assert(!(inside) || hdr[t] == 0)
+#endif
+
 /* consumer: Next until a header word reads 0, in place; Release at any
- * point: zero [head, rd), store head, wake the waiters. */
+ * point: store head, wake the waiters. */
 proctype consumer() {
-	byte rd = START, p, s, t, i, m, lc, kind;
-	short w, d;
+	byte rd = START, p, s, t, i, m, lc, r, g, z, w;
+	short d;
 	do
 	:: atomic {
 		/* Next: a cursor a whole ring ahead of head reads no further (the
-		 * word there is its own unreleased header: the ring is full of
-		 * records read and not released); else the header word (acquire):
-		 * 0 is not published yet. */
-#if defined(TAG_GUARD)
-		DIFF(rd, head) < SIZE && ring[rd % SIZE] != 0 && (ring[rd % SIZE] - 1) / 4 == rd ->
-#elif defined(NO_RING_GUARD)
-		ring[rd % SIZE] != 0 ->
+		 * ring is full of records read and not released); else the header
+		 * word (acquire): 0 is not published yet. */
+#ifdef NO_RING_GUARD
+		hdr[rd % SIZE] != 0 ->
 #else
-		DIFF(rd, head) < SIZE && ring[rd % SIZE] != 0 ->
+		DIFF(rd, head) < SIZE && hdr[rd % SIZE] != 0 ->
 #endif
-		w = ring[rd % SIZE];
 		s = rd % SIZE;
-		lc = (w - 1) % 4;
-		/* A header its producer stored, of a live record: never stale
-		 * payload, never an old header. */
-		assert(who[s] != 0);                             /* a word of a live record: not stale */
-		assert((who[s] - 1) % 4 != 2);                   /* its header, not its payload */
-		assert((w - 1) / 4 == rd);                       /* its tag names this position */
-		m = (who[s] - 1) / 4;
-		kind = (who[s] - 1) % 4;
+		w = hdr[s];
+		g = hwho[s];                                     /* ghost: the live header there, if any */
+		hwho[s] = 0;                                     /* ghost: read, so live no more */
+		zpend[s] = 1;
 		if
-		:: lc == PAD ->
-			assert(kind == 1 && cpos[m] == rd);         /* the pad claimed here */
+		:: w == HDR_PAD ->
+			/* The header of a live pad: never an old lap's. */
+			assert(g != 0);
+			m = (g - 1) / 2;
+			assert((g - 1) % 2 == 1 && cpos[m] == rd);   /* the pad claimed here */
+			assert(REC(mlen[m]) > SIZE - s);             /* only where its record did not fit */
 			i = s;
 			do
-			:: i < SIZE -> held[i] = 1; i++
+			:: i < SIZE ->
+				INNER(i != s, i);                        /* no header inside the pad */
+				held[i] = 1;
+				i++
 			:: else -> break
 			od;
-			rd = (rd + SIZE - s) % M;                    /* skip to the ring's end */
-			d = DIFF(tail, rd);
-			assert(d >= 0);                              /* inside what was claimed */
-			d = 0
+			rd = (rd + SIZE - s) % M                     /* skip to the data area's end */
 		:: else ->
-			assert(kind == 0 && crec[m] == rd && mlen[m] == lc);  /* the record claimed here */
-			assert(s + 1 + lc <= SIZE);                  /* in place: never split by the ring's end */
-			held[s] = 1;
-			i = 1;
+			assert(w >= HDR_VALID);
+			lc = w - HDR_VALID;
+			r = REC(lc);
+			assert(s + r <= SIZE);                       /* in place: never split by the data area's end */
+			/* The message as the consumer's user sees it: its payload
+			 * names it (an empty one: the ghost). */
+			if
+			:: lc > 0 -> assert(data[s] != 0); m = (data[s] - 1) / 4
+			:: else -> assert(g != 0); m = (g - 1) / 2
+			fi;
+			assert(mlen[m] == lc);                       /* a message of the header's length */
+			i = 0;
 			do
-			:: i <= lc ->
+			:: i < r ->
 				t = s + i;
-				assert(ring[t] == PAYLOAD((rd + i) % M));   /* what its producer wrote */
-				assert(who[t] == 1 + 4 * m + 2);         /* and this record's */
+				INNER(i != 0, t);                        /* no header inside the record */
+				assert(i >= lc || data[t] == DATA(m, i));  /* what its producer wrote */
 				held[t] = 1;
 				i++
 			:: else -> break
@@ -567,37 +643,52 @@ proctype consumer() {
 			delivered[m] = 1;
 			assert(m == FIRSTM(PROD(m)) + nextm[PROD(m)]); /* in each producer's order */
 			nextm[PROD(m)]++;
-			rd = (rd + 1 + lc) % M;
-			d = DIFF(tail, rd);
-			assert(d >= 0);                              /* inside what was claimed */
-			d = 0
+			/* The header is the one its producer stored for this record,
+			 * live: never an old lap's. */
+			assert(g == 1 + 2 * m && crec[m] == rd);
+			rd = (rd + r) % M
 		fi;
-		m = 0; kind = 0; i = 0; t = 0; w = 0; s = 0; lc = 0
-	   }
-	:: rd != head ->                                     /* Release */
-#ifdef HEAD_BEFORE_ZERO
-		p = head;
-		head = rd;
-#endif
-		d_step {                                         /* zero [head, rd) */
+		d = DIFF(tail, rd);
+		assert(d >= 0);                                  /* inside what was claimed */
+		z = s;
+		d = 0; m = 0; g = 0; i = 0; t = 0; w = 0; s = 0; lc = 0; r = 0
+	   };
 #ifndef HEAD_BEFORE_ZERO
+		atomic { zero_header(); z = 0 }                  /* store 0 into it (relaxed; Go: seq_cst) */
+#else
+		z = 0                                            /* the mutation: zeroed in Release */
+#endif
+	:: rd != head ->                                     /* Release */
+		atomic {
 			p = head;
-#endif
 			do
-			:: p != rd ->
-#ifndef NO_ZERO
-				ring[p % SIZE] = 0;
-#endif
-				who[p % SIZE] = 0;                       /* ghost: no live record there */
+			:: p != rd ->                                /* ghost: the data handed out is back */
 				held[p % SIZE] = 0;
+				dwho[p % SIZE] = 0;
 				p = (p + 1) % M
 			:: else -> break
 			od;
-			p = 0
-		}
-#ifndef HEAD_BEFORE_ZERO
-		head = rd;                                       /* store head (seq_cst) */
+#ifdef HEAD_BEFORE_ZERO
+			p = head;
 #endif
+			head = rd                                    /* store head (seq_cst) */
+		};
+#ifdef HEAD_BEFORE_ZERO
+		atomic {                                         /* then zero the headers read in [old head, rd) */
+			do
+			:: p != rd ->
+				z = p % SIZE;
+				if
+				:: zpend[z] -> zero_header()
+				:: else
+				fi;
+				p = (p + 1) % M
+			:: else -> break
+			od;
+			z = 0
+		};
+#endif
+		p = 0;
 		if
 		:: waiters > 0 -> space()                        /* load waiters (seq_cst): fq_space */
 		:: else
@@ -663,9 +754,9 @@ inline live_claim() {
 
 inline live_publish() {
 	atomic {
-		ring[recpos % SIZE] = HDR(recpos, L);            /* the header; the pad's */
+		hdr[recpos % SIZE] = HDR_VALID + L;              /* the header; the pad's */
 		if
-		:: recpos != pos -> ring[pos % SIZE] = HDR(pos, PAD)
+		:: recpos != pos -> hdr[pos % SIZE] = HDR_PAD
 		:: else
 		fi;
 		pos = 0; recpos = 0; total = 0
@@ -674,7 +765,7 @@ inline live_publish() {
 
 /* waiter: fq_post_wait of LW payload words, for ever. Progress: a claim. */
 proctype waiter() {
-	byte id = 0, L = LW, rec = LW + 1, R = RESERVATION(LW + 1), pos, recpos, total, q, rr;
+	byte id = 0, L = LW, rec = REC(LW), R = RESERVATION(REC(LW)), pos, recpos, total, q, rr;
 	short limit, depth;
 	bit wait = 1, holder, reserved, efull, inround;
 	do
@@ -724,7 +815,7 @@ proctype waiter() {
 /* small: fq_post of LS payload words, for ever, posting again at once
  * while refused. */
 proctype small() {
-	byte id = 1, L = LS, rec = LS + 1, pos, recpos, total, q, rr;
+	byte id = 1, L = LS, rec = REC(LS), pos, recpos, total, q, rr;
 	short limit, depth;
 	bit wait = 0, holder = 0, efull;
 	do
@@ -738,29 +829,21 @@ proctype small() {
 }
 
 proctype consumer() {
-	byte rd = START, p;
-	short w;
+	byte rd = START, w;
 	do
-	:: atomic {
-		DIFF(rd, head) < SIZE && ring[rd % SIZE] != 0 ->
-		w = ring[rd % SIZE];
+	:: atomic {                                          /* Next: read the header, store 0 into it */
+		DIFF(rd, head) < SIZE && hdr[rd % SIZE] != 0 ->
+		w = hdr[rd % SIZE];
+		hdr[rd % SIZE] = 0;
 		if
-		:: (w - 1) % 4 == PAD -> rd = (rd + SIZE - rd % SIZE) % M
-		:: else -> rd = (rd + 1 + (w - 1) % 4) % M
+		:: w == HDR_PAD -> rd = (rd + SIZE - rd % SIZE) % M
+		:: else -> rd = (rd + REC(w - HDR_VALID)) % M
 		fi;
 		assert(DIFF(tail, rd) >= 0);
 		w = 0
 	   }
-	:: rd != head ->                                     /* Release: zero, store head */
-		d_step {
-			p = head;
-			do
-			:: p != rd -> ring[p % SIZE] = 0; p = (p + 1) % M
-			:: else -> break
-			od;
-			p = 0;
-			head = rd
-		}
+	:: rd != head ->                                     /* Release: store head */
+		head = rd;
 		if
 		:: waiters > 0 -> space()                        /* load waiters: fq_space */
 		:: else
