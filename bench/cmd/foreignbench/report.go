@@ -238,10 +238,11 @@ func targets(r *Report) []Target {
 		// cgo call in the handler; the library's starts inside the post,
 		// just before the publish, and stops before the handler is called:
 		// a few hundred ns apart, and the library's buckets are 1.6% wide.
-		// Agreement: within 10%, or 1 µs, at p50 and p99.
-		agree := func(a, b float64) bool { return math.Abs(a-b) <= max(0.1*b, 1000) }
+		// Agreement: within 15%, or 1 µs, at p50 and p99 (that cgo call
+		// costs more with Go threads blocked in C).
+		agree := func(a, b float64) bool { return math.Abs(a-b) <= max(0.15*b, 1000) }
 		h, l := c.Latency, c.Library
-		add("library histogram vs harness, wake-up "+c.Case, "p50, p99 within 10% or 1 µs",
+		add("library histogram vs harness, wake-up "+c.Case, "p50, p99 within 15% or 1 µs",
 			fmt.Sprintf("p50 %s vs %s, p99 %s vs %s", ns(l.P50), ns(h.P50), ns(l.P99), ns(h.P99)),
 			agree(l.P50, h.P50) && agree(l.P99, h.P99))
 	}
