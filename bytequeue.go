@@ -23,7 +23,7 @@ type ByteQueueConfig struct {
 
 	// MaxMessage is the longest message in bytes; a longer post fails with
 	// ErrMessageSize (C: FOREIGN_EMSGSIZE). Zero means 64 KiB; at most
-	// 1 GiB.
+	// 1 GiB - 64 bytes.
 	MaxMessage int
 
 	// Name labels the queue in panic reports.

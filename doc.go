@@ -123,8 +123,8 @@
 // # Byte strings
 //
 // A ByteQueue (NewByteQueue, NewByteBatchQueue) or BytePullQueue carries
-// byte strings of any length up to a maximum set when it is made (up to
-// 1 GiB), through a ring bounded in bytes: C posts with foreign_post(t,
+// byte strings of any length up to a maximum set when it is made (just
+// under 1 GiB at most), through a ring bounded in bytes: C posts with foreign_post(t,
 // buf, len), or foreign_postv to send a header and a payload without
 // copying them together. A message longer than the maximum is refused with
 // FOREIGN_EMSGSIZE (ErrMessageSize); one that does not fit now with
