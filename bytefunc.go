@@ -62,10 +62,7 @@ type BytesFunc struct {
 	works   sync.Pool       // *bytesWork
 	workers sync.WaitGroup
 
-	mu      sync.Mutex
-	pending map[uint64]*bytesCall // Go callers waiting, by id
-	nextID  uint64
-	calls   sync.Pool // *bytesCall
+	calls goCalls[bytesCall] // Go callers waiting
 }
 
 // bytesCall is a Go caller waiting: the consumer appends the result to out.
@@ -82,6 +79,8 @@ type bytesWork struct {
 	arg   []byte
 	stamp int64 // latency.go
 }
+
+func newBytesCall() *bytesCall { return &bytesCall{ch: make(chan struct{}, 1)} }
 
 // callHdr is the size of a call's header in the ring (see Func's callMsg).
 const callHdr = 8
@@ -106,7 +105,7 @@ func NewBytesFunc(fn func(arg, out []byte) []byte, cfg BytesFuncConfig) (*BytesF
 	if err != nil {
 		return nil, err
 	}
-	f := &BytesFunc{q: bq.byteRing, fn: fn, pending: map[uint64]*bytesCall{}}
+	f := &BytesFunc{q: bq.byteRing, fn: fn}
 	f.q.region = regionFunc
 	if workers > 1 {
 		f.q.region = regionDispatch
@@ -237,10 +236,7 @@ func (f *BytesFunc) invoke(arg, out []byte) (r []byte, err error) {
 // reply hands a call's result to its caller, or counts it as late.
 func (f *BytesFunc) reply(hdr uint64, r []byte, err error) {
 	if hdr&goCallBit != 0 {
-		f.mu.Lock()
-		gc := f.pending[hdr&^goCallBit]
-		delete(f.pending, hdr&^goCallBit)
-		f.mu.Unlock()
+		gc := f.calls.take(hdr &^ goCallBit)
 		if gc == nil {
 			f.late.Add(1) // the caller's ctx ended first
 			return
@@ -277,37 +273,23 @@ func (f *BytesFunc) Call(ctx context.Context, arg, out []byte) ([]byte, error) {
 	default:
 		return out[:0], ErrDeadlock
 	}
-	gc, _ := f.calls.Get().(*bytesCall)
-	if gc == nil {
-		gc = &bytesCall{ch: make(chan struct{}, 1)}
-	}
+	gc := f.calls.get(newBytesCall)
 	gc.out, gc.err = out[:0], nil
-	f.mu.Lock()
-	f.nextID++
-	id := f.nextID
-	f.pending[id] = gc
-	f.mu.Unlock()
-	forget := func() bool {
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		_, ok := f.pending[id]
-		delete(f.pending, id)
-		return ok
-	}
+	id := f.calls.add(gc)
 	var hdr [callHdr]byte
 	binary.LittleEndian.PutUint64(hdr[:], goCallBit|id)
 	if err := h.PostBytesWait(ctx, hdr[:], arg); err != nil {
-		forget()
+		f.calls.take(id)
 		gc.out = nil
-		f.calls.Put(gc)
+		f.calls.put(gc)
 		return out[:0], err
 	}
 	select {
 	case <-gc.ch:
 	case <-ctx.Done():
-		if forget() {
+		if f.calls.take(id) != nil {
 			gc.out = nil
-			f.calls.Put(gc) // gone from pending: the consumer will never use it
+			f.calls.put(gc) // gone from pending: the consumer will never use it
 			h.CountTimeout()
 			return out[:0], ctx.Err()
 		}
@@ -315,7 +297,7 @@ func (f *BytesFunc) Call(ctx context.Context, arg, out []byte) ([]byte, error) {
 	}
 	res, err := gc.out, gc.err
 	gc.out = nil
-	f.calls.Put(gc)
+	f.calls.put(gc)
 	return res, err
 }
 

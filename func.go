@@ -24,9 +24,7 @@ type Func[A, R any] struct {
 	q  *Queue[callMsg[A]]
 	fn func(A) R
 
-	mu      sync.Mutex
-	pending map[uint64]*goCall[R] // Go callers waiting, by id
-	nextID  uint64
+	calls goCalls[goCall[R]] // Go callers waiting
 
 	work    chan *funcWork[A] // to the workers, when Workers > 1
 	msgs    sync.Pool         // *funcWork[A]: the calls handed to workers
@@ -34,8 +32,6 @@ type Func[A, R any] struct {
 	workers sync.WaitGroup
 
 	late atomic.Uint64
-
-	calls sync.Pool // *goCall[R]: a Go call allocates nothing in the steady state
 }
 
 // FuncConfig configures a [Func]. The zero value is ready to use.
@@ -93,6 +89,8 @@ type goCall[R any] struct {
 	ch  chan struct{} // buffered: the consumer never blocks on it
 }
 
+func newGoCall[R any]() *goCall[R] { return &goCall[R]{ch: make(chan struct{}, 1)} }
+
 // callResult is a call's outcome. Go calls pass it by pointer, and workers
 // their calls: a channel's element must stay under 64 KiB, and A and R may
 // be up to 16 MiB.
@@ -124,7 +122,7 @@ func NewFunc[A, R any](fn func(A) R, cfg FuncConfig) (*Func[A, R], error) {
 	if unsafe.Sizeof(r) > uintptr(fq.MaxRet) {
 		return nil, fmt.Errorf("foreign: result size %d over %d: %w", unsafe.Sizeof(r), fq.MaxRet, ErrInvalid)
 	}
-	f := &Func[A, R]{fn: fn, pending: map[uint64]*goCall[R]{}}
+	f := &Func[A, R]{fn: fn}
 	workers := max(cfg.Workers, 1)
 	qc := QueueConfig{Capacity: cfg.Capacity, Name: cfg.Name, OnPanic: cfg.OnPanic, Loop: cfg.Loop, OnClose: cfg.OnClose,
 		Latency: cfg.Latency}
@@ -256,10 +254,7 @@ func (f *Func[A, R]) Latency() Latency { return f.q.Latency() }
 // reply hands a call's result to its caller, or counts it as late.
 func (f *Func[A, R]) reply(hdr uint64, r R, err error) {
 	if hdr&goCallBit != 0 {
-		f.mu.Lock()
-		gc := f.pending[hdr&^goCallBit]
-		delete(f.pending, hdr&^goCallBit)
-		f.mu.Unlock()
+		gc := f.calls.take(hdr &^ goCallBit)
 		if gc == nil {
 			f.late.Add(1) // the caller's ctx ended first
 			return
@@ -319,40 +314,26 @@ func (f *Func[A, R]) Call(ctx context.Context, a A) (R, error) {
 	default:
 		return zero, ErrDeadlock
 	}
-	gc, _ := f.calls.Get().(*goCall[R])
-	if gc == nil {
-		gc = &goCall[R]{ch: make(chan struct{}, 1)}
-	}
-	f.mu.Lock()
-	f.nextID++
-	id := f.nextID
-	f.pending[id] = gc
-	f.mu.Unlock()
-	forget := func() bool {
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		_, ok := f.pending[id]
-		delete(f.pending, id)
-		return ok
-	}
+	gc := f.calls.get(newGoCall[R])
+	id := f.calls.add(gc)
 	if err := fq.PostWait(h, ctx, callMsg[A]{hdr: goCallBit | id, arg: a}); err != nil {
-		forget()
-		f.calls.Put(gc)
+		f.calls.take(id)
+		f.calls.put(gc)
 		return zero, err
 	}
 	select {
 	case <-gc.ch:
 	case <-ctx.Done():
-		if forget() {
+		if f.calls.take(id) != nil {
 			// Gone from pending: the consumer will never send on gc.ch.
-			f.calls.Put(gc)
+			f.calls.put(gc)
 			h.CountTimeout()
 			return zero, ctx.Err()
 		}
 		<-gc.ch // the function already ran; its result is on the way
 	}
 	r, err := gc.res.r, gc.res.err
-	f.calls.Put(gc) // gc.ch is empty again
+	f.calls.put(gc) // gc.ch is empty again
 	return r, err
 }
 
