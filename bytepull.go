@@ -27,10 +27,9 @@ type BytePullConfig struct {
 // allocates nothing once the buffer is large enough, or Recv. C and Go
 // producers post into it as into a ByteQueue.
 type BytePullQueue struct {
-	core
-	reader chan struct{} // held by the one reader at a time (see PullQueue)
-	taken  atomic.Uint64 // messages returned
-	bytes  atomic.Uint64 // their bytes
+	puller
+	taken atomic.Uint64 // messages returned
+	bytes atomic.Uint64 // their bytes
 }
 
 // NewBytePullQueue returns a byte queue that Go code reads with ReadInto
@@ -40,14 +39,9 @@ func NewBytePullQueue(cfg BytePullConfig) (*BytePullQueue, error) {
 	if err != nil {
 		return nil, err
 	}
-	q := &BytePullQueue{reader: make(chan struct{}, 1)}
-	q.init(o, "", nil, cfg.OnClose)
-	q.lat = newLatency(q.h, false)
-	runtime.AddCleanup(q, func(h *fq.Handle) {
-		if !h.Freed() {
-			h.Discard()
-		}
-	}, q.h)
+	q := &BytePullQueue{}
+	q.initPuller(o, cfg.OnClose)
+	runtime.AddCleanup(q, discardUnread, q.h)
 	return q, nil
 }
 
@@ -82,12 +76,10 @@ func (q *BytePullQueue) Recv(ctx context.Context) ([]byte, error) { return q.Rea
 // recv is ReadInto as the one reader; last says that it found the queue
 // closed and drained and freed it, and OnClose is due.
 func (q *BytePullQueue) recv(ctx context.Context, buf []byte) (out []byte, last bool, err error) {
-	select {
-	case q.reader <- struct{}{}:
-	case <-ctx.Done():
-		return buf, false, ctx.Err()
+	if err := q.enterReader(ctx); err != nil {
+		return buf, false, err
 	}
-	defer func() { <-q.reader }()
+	defer q.leaveReader()
 	h := q.h
 	for {
 		if h.Freed() {
@@ -115,24 +107,6 @@ func (q *BytePullQueue) recv(ctx context.Context, buf []byte) (out []byte, last 
 			return buf, false, err
 		}
 	}
-}
-
-// Close stops accepting messages (see PullQueue.Close).
-func (q *BytePullQueue) Close() error {
-	q.closeIntake()
-	select {
-	case q.reader <- struct{}{}:
-		free := !q.h.Freed() && q.h.Drained()
-		if free {
-			q.release()
-		}
-		<-q.reader
-		if free {
-			q.closed()
-		}
-	default:
-	}
-	return nil
 }
 
 // Stats returns the queue's counters (see ByteQueue.Stats).

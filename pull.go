@@ -32,12 +32,8 @@ type PullConfig struct {
 // without allocating, RecvBatch. C and Go producers post into it as into a
 // Queue.
 type PullQueue[T any] struct {
-	core
-	// reader is held by the one reader at a time the ring allows; a
-	// channel, not a mutex, so that a reader waiting for another gives up
-	// when its context is done.
-	reader chan struct{}
-	taken  atomic.Uint64 // messages Recv has returned (Stats.Delivered)
+	puller
+	taken atomic.Uint64 // messages Recv has returned (Stats.Delivered)
 }
 
 // NewPullQueue returns a queue that Go code reads with Recv. T must be
@@ -47,16 +43,9 @@ func NewPullQueue[T any](cfg PullConfig) (*PullQueue[T], error) {
 	if err != nil {
 		return nil, err
 	}
-	q := &PullQueue[T]{reader: make(chan struct{}, 1)}
-	q.init(o, "", nil, cfg.OnClose)
-	q.lat = newLatency(q.h, false)
-	// Free the C side if the queue becomes unreachable without being
-	// closed and drained (its reader went away).
-	runtime.AddCleanup(q, func(h *fq.Handle) {
-		if !h.Freed() {
-			h.Discard()
-		}
-	}, q.h)
+	q := &PullQueue[T]{}
+	q.initPuller(o, cfg.OnClose)
+	runtime.AddCleanup(q, discardUnread, q.h)
 	return q, nil
 }
 
@@ -91,12 +80,10 @@ func (q *PullQueue[T]) RecvBatch(ctx context.Context, buf []T) (int, error) {
 // recv is RecvBatch as the one reader; last says that it found the
 // queue closed and drained and freed it, and OnClose is due.
 func (q *PullQueue[T]) recv(ctx context.Context, buf []T) (n int, last bool, err error) {
-	select {
-	case q.reader <- struct{}{}:
-	case <-ctx.Done():
-		return 0, false, ctx.Err()
+	if err := q.enterReader(ctx); err != nil {
+		return 0, false, err
 	}
-	defer func() { <-q.reader }()
+	defer q.leaveReader()
 	h := q.h
 	for {
 		if h.Freed() {
@@ -129,7 +116,7 @@ func (q *PullQueue[T]) tryRecv(buf []T) int {
 	if !q.tryReader() {
 		return 0
 	}
-	defer func() { <-q.reader }()
+	defer q.leaveReader()
 	if q.h.Freed() {
 		return 0
 	}
@@ -138,10 +125,48 @@ func (q *PullQueue[T]) tryRecv(buf []T) int {
 	return n
 }
 
+// puller is what the pull queues (PullQueue, BytePullQueue) share: the
+// core, and the one reader at a time the ring allows.
+type puller struct {
+	core
+	// reader is held by the one reader; a channel, not a mutex, so that a
+	// reader waiting for another gives up when its context is done.
+	reader chan struct{}
+}
+
+// discardUnread frees the C side of a pull queue that became unreachable
+// without being closed and drained (its reader went away): the cleanup
+// every pull queue registers.
+func discardUnread(h *fq.Handle) {
+	if !h.Freed() {
+		h.Discard()
+	}
+}
+
+// enterReader becomes the one reader, waiting for another until ctx is done.
+func (q *puller) enterReader(ctx context.Context) error {
+	select {
+	case q.reader <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// leaveReader lets the next reader in.
+func (q *puller) leaveReader() { <-q.reader }
+
+// initPuller is core.init for a pull queue: no handler, so no handler time.
+func (q *puller) initPuller(o opened, onClose func()) {
+	q.reader = make(chan struct{}, 1)
+	q.init(o, "", nil, onClose)
+	q.lat = newLatency(q.h, false)
+}
+
 // Close stops accepting messages: posts after it fail with ErrClosed.
 // Close does not wait: Recv returns the messages accepted before it, then
 // ErrClosed. Idempotent, and inert on a queue already freed.
-func (q *PullQueue[T]) Close() error {
+func (q *puller) Close() error {
 	q.closeIntake()
 	if q.tryReader() {
 		// Free now if nothing is left for Recv to return.
@@ -149,7 +174,7 @@ func (q *PullQueue[T]) Close() error {
 		if free {
 			q.release()
 		}
-		<-q.reader
+		q.leaveReader()
 		if free {
 			q.closed()
 		}
@@ -158,7 +183,7 @@ func (q *PullQueue[T]) Close() error {
 }
 
 // tryReader becomes the reader if nobody is.
-func (q *PullQueue[T]) tryReader() bool {
+func (q *puller) tryReader() bool {
 	select {
 	case q.reader <- struct{}{}:
 		return true
