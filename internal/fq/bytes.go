@@ -43,7 +43,8 @@ func (h *Handle) hdr(pos uint64) *atomic.Uint32 {
 // (after a pad, if the record did not fit before the ring's end).
 type bytesClaim struct{ pos, rec uint64 }
 
-// claimBytes is fq_claim_bytes (c/bytes.c) for a message of n bytes.
+// claimBytes is claim_room (c/post.c) of a byte ring, for a message of n
+// bytes.
 func (h *Handle) claimBytes(n int, fresh, count, holder bool) (bytesClaim, error) {
 	c := h.c
 	rec := recSize(n) + uint64(h.stamp)

@@ -40,12 +40,11 @@ FQ_FN int fq_post_wait(foreign_token t, const fq_msg *m, int64_t deadline);
 FQ_FN int fq_post1(foreign_token t, int mode, uint64_t hdr, const void *msg, size_t len); /* fq_post of one buffer */
 FQ_FN void fq_space(fq_ctl *c); /* the consumer made room: wake waiters */
 
-/* bytes.c: a byte ring's claim and publish (post.c calls them for byte
- * rings) and its reservation: fq_reserve returns the reservation taken, or
+/* bytes.c: a byte ring's publish (post.c calls it for byte rings) and its
+ * reservation: fq_reserve returns the reservation taken, or
  * 0 if another waiter holds it (or the ring has cells); fq_unreserve gives
  * it back and wakes the waiters. */
-FQ_FN int fq_claim_bytes(fq_ctl *c, uint64_t tgen, uint64_t tail, uint64_t len, uint64_t stamp, int count_full,
-                         int fresh_head, int holder, fq_claim *out);
+FQ_FN uint64_t fq_reserved_for_others(fq_ctl *c, uint64_t tgen, int holder); /* the room a reservation keeps */
 FQ_FN void fq_publish_bytes(fq_ctl *c, uint64_t gen, const fq_claim *cl, const fq_msg *m);
 FQ_FN uint64_t fq_reserve(fq_ctl *c, uint64_t tgen, uint64_t len);
 FQ_FN void fq_unreserve(fq_ctl *c, uint64_t reserved);

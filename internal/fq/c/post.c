@@ -1,18 +1,23 @@
 // post.c: the C producer: check a post, claim room, publish the message,
 // and wait for room when asked to. Async-signal-safe but for the waiting.
 // The protocol ("Claim", "Publish", "Waiting for room") is in block.h; the
-// claim and publish of a byte ring are in bytes.c; the Go producer, the
-// same steps in Go, is post.go beside this file.
+// publish and the reservation of a byte ring are in bytes.c; the Go
+// producer, the same steps in Go, is post.go beside this file.
 #include "fq.h"
 
 #include <pthread.h>
 
-// claim_cell is the claim step of the protocol (block.h) for a cell ring.
-// The caller has checked the kind and the length in the generation it saw;
-// the CAS checks that generation again. On success the caller owns
-// cell[*pos & mask]. fresh_head makes it read the consumer's head instead
-// of the cache (a waiter's retry must).
-static int claim_cell(fq_ctl *c, uint64_t tgen, uint64_t tail, int count_full, int fresh_head, fq_claim *out) {
+// claim_room is the claim step of the protocol (block.h, "Claim", "Claim
+// (bytes)") for both kinds of ring: it claims step positions — one cell,
+// or a byte ring's record of step bytes and the pad before it when the
+// record would cross the data area's end — if they fit (for a byte ring,
+// beside the reservation of a waiter other than the caller: holder says
+// the caller holds it). The caller has checked the kind and the length in
+// the generation it saw; the CAS checks that generation again. fresh_head
+// makes it read the consumer's head instead of the cache (a waiter's retry
+// must). len is the payload a byte ring counts.
+static int claim_room(fq_ctl *c, uint64_t tgen, uint64_t tail, uint64_t step, int bytes, uint64_t len,
+                      int count_full, int fresh_head, int holder, fq_claim *out) {
 	for (;;) {
 		uint64_t gen = fq_tail_gen(tail);
 		if (gen != tgen)
@@ -23,18 +28,22 @@ static int claim_cell(fq_ctl *c, uint64_t tgen, uint64_t tail, int count_full, i
 			return FOREIGN_ECLOSED;
 		}
 		uint64_t mask = atomic_load_explicit(&c->mask, memory_order_relaxed);
+		uint64_t size = mask + 1;
 		uint64_t pos = tail & FQ_POS_MASK;
+		uint64_t to_end = size - (pos & mask);
+		uint64_t total = !bytes || step <= to_end ? step : to_end + step; // a pad fills the end
+		int64_t limit = (int64_t)(size - (bytes ? fq_reserved_for_others(c, tgen, holder) : 0)) - (int64_t)total;
 		// The cache is tagged with its generation: a producer of an older
 		// generation may store into it late, after the block was reused; such
 		// a value is ignored (treated as full, so the real head is read).
 		uint64_t hc = fresh_head ? 0 : atomic_load_explicit(&c->head_cache, memory_order_acquire);
-		int64_t depth = (fresh_head || fq_tail_gen(hc) != tgen) ? (int64_t)mask + 1 : fq_diff(pos, hc & FQ_POS_MASK);
-		if (depth > (int64_t)mask) {
-			// The cache says full; ask the consumer. This load pairs with the
-			// consumer's store of head: its reads of those cells are done.
+		int64_t depth = (fresh_head || fq_tail_gen(hc) != tgen) ? (int64_t)size + 1 : fq_diff(pos, hc & FQ_POS_MASK);
+		if (depth > limit) {
+			// The cache says no room; ask the consumer. This load pairs with
+			// the consumer's store of head: its reads of that room are done.
 			uint64_t head = atomic_load_explicit(&c->head, memory_order_seq_cst);
 			depth = fq_diff(pos, head);
-			if (depth > (int64_t)mask) {
+			if (depth > limit) {
 				if (count_full)
 					atomic_fetch_add_explicit(&c->rejected_full, 1, memory_order_relaxed);
 				return FOREIGN_EFULL;
@@ -45,11 +54,18 @@ static int claim_cell(fq_ctl *c, uint64_t tgen, uint64_t tail, int count_full, i
 			tail = atomic_load_explicit(&c->tail, memory_order_acquire);
 			continue;
 		}
-		uint64_t next = (tail & ~FQ_POS_MASK) | ((pos + 1) & FQ_POS_MASK);
+		uint64_t next = (tail & ~FQ_POS_MASK) | ((pos + total) & FQ_POS_MASK);
 		// seq_cst: one side of the park/wake Dekker pair (see block.h).
 		if (atomic_compare_exchange_weak_explicit(&c->tail, &tail, next, memory_order_seq_cst,
 		                                          memory_order_acquire)) {
-			*out = (fq_claim){.pos = pos, .mask = mask, .rec = pos, .bytes = 0};
+			*out = (fq_claim){.pos = pos, .mask = mask, .rec = total == step ? pos : (pos + to_end) & FQ_POS_MASK,
+			                  .bytes = bytes};
+			if (bytes) {
+				// Counted before the publish, so that Stats never shows a
+				// message delivered and not yet posted.
+				atomic_fetch_add_explicit(&c->msgs, 1, memory_order_relaxed);
+				atomic_fetch_add_explicit(&c->bytes, len, memory_order_relaxed);
+			}
 			return 0;
 		}
 	}
@@ -101,7 +117,7 @@ static int claim(fq_ctl *c, uint64_t tgen, const fq_msg *m, int count_full, int 
 	if (gen != tgen)
 		return fq_stale_code(tgen, gen);
 	if (tail & FQ_CLOSED) // closed comes first, as the claims' loops have it
-		return claim_cell(c, tgen, tail, count_full, fresh_head, out);
+		return claim_room(c, tgen, tail, 1, 0, 0, count_full, fresh_head, 0, out);
 	// These fields belong to generation gen: they were written before the
 	// tail that our acquire load saw, and cannot change before a close
 	// (which the claim's CAS would see).
@@ -115,13 +131,13 @@ static int claim(fq_ctl *c, uint64_t tgen, const fq_msg *m, int count_full, int 
 		// A byte ring: any length up to the maximum (a call's includes its header).
 		if (m->len > max - (m->mode == FQ_MODE_CALL ? sizeof m->hdr : 0))
 			return FOREIGN_EMSGSIZE;
-		rc = fq_claim_bytes(c, tgen, tail, fq_msg_len(m), stamp ? FQ_STAMP : 0, count_full, fresh_head, holder,
-		                    out);
+		rc = claim_room(c, tgen, tail, fq_rec_size(fq_msg_len(m)) + (stamp ? FQ_STAMP : 0), 1, fq_msg_len(m),
+		                count_full, fresh_head, holder, out);
 	} else {
 		size_t want = m->mode == FQ_MODE_POST ? max : atomic_load_explicit(&c->call_arg, memory_order_relaxed);
 		if (m->len != want)
 			return FOREIGN_EINVAL;
-		rc = claim_cell(c, tgen, tail, count_full, fresh_head, out);
+		rc = claim_room(c, tgen, tail, 1, 0, 0, count_full, fresh_head, 0, out);
 	}
 	out->stamp = stamp;
 	return rc;

@@ -8,7 +8,7 @@
  * pairs, so spin's interleavings (sequential consistency) are the right
  * model for them. Names follow block.h and the code:
  *
- *   producer(wait=0)  fq_post (post.c: claim; bytes.c: fq_claim_bytes,
+ *   producer(wait=0)  fq_post (post.c: claim, claim_room; bytes.c:
  *                     fq_publish_bytes), posted again by its caller while
  *                     it says EFULL; PostBytes (bytes.go) is the same
  *   producer(wait=1)  fq_post_wait: begin_post, then rounds of wait_room
@@ -304,7 +304,7 @@ inline room_appeared() {
 #endif
 
 #ifndef LIVE
-/* One claim: claim() and fq_claim_bytes (claimBytes in Go), step by
+/* One claim: claim() and claim_room (claimBytes in Go), step by
  * step. In: rec, fresh, holder. Out: efull, or the claim pos, total,
  * recpos. */
 inline claim_bytes() {
