@@ -153,30 +153,19 @@ func (h *Handle) PostBytesWait(ctx context.Context, a, b []byte) error {
 	cl, err := h.claimBytes(n, false, false, false)
 	var reserved uint64
 	for err == ErrFull {
-		if h.c.workers.Load() <= 1 && h.ServedHere() {
+		if h.waitsForItself() {
 			err = ErrDeadlock
 			break
 		}
-		h.goWaiters.Add(1)
-		room := h.roomChan() // before the retry: a release after it closes room
+		room := h.beginWait()
 		if reserved == 0 {
 			reserved = h.reserve(n)
 		}
 		cl, err = h.claimBytes(n, true, false, reserved != 0)
-		if err == ErrFull {
-			select {
-			case <-room:
-			case <-ctx.Done():
-				err = ctx.Err()
-				h.goTimedOut.Add(1)
-			}
-		}
-		h.goWaiters.Add(-1)
+		err = h.endWait(ctx, room, err)
 	}
 	h.unreserve(reserved)
-	if err == ErrClosed {
-		h.goClosed.Add(1)
-	}
+	h.countClosed(err)
 	if err != nil {
 		return err
 	}

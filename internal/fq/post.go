@@ -132,26 +132,52 @@ func (h *Handle) roomAppeared() {
 func (h *Handle) postWait(ctx context.Context) (uint64, error) {
 	pos, err := h.claim(false, false)
 	for err == ErrFull {
-		// The consumer cannot make room while we wait on its own thread
-		// (workers aside: their consumer is another goroutine).
-		if h.c.workers.Load() <= 1 && h.ServedHere() {
+		if h.waitsForItself() {
 			return 0, ErrDeadlock
 		}
-		h.goWaiters.Add(1)
-		room := h.roomChan() // before the retry: a release after it closes room
+		room := h.beginWait()
 		pos, err = h.claim(true, false)
-		if err == ErrFull {
-			select {
-			case <-room:
-			case <-ctx.Done():
-				err = ctx.Err()
-				h.goTimedOut.Add(1)
-			}
-		}
-		h.goWaiters.Add(-1)
+		err = h.endWait(ctx, room, err)
 	}
+	h.countClosed(err)
+	return pos, err
+}
+
+// The steps of a Go producer's wait for room, for cells (postWait) and
+// records (PostBytesWait): check that the wait is not for itself, count
+// the waiter and take the room channel (beginWait), retry, then sleep if
+// the retry found no room (endWait).
+
+// waitsForItself reports that the consumer cannot make room while we wait
+// on its own thread (workers aside: their consumer is another goroutine).
+func (h *Handle) waitsForItself() bool { return h.c.workers.Load() <= 1 && h.ServedHere() }
+
+// beginWait counts a Go waiter and returns the room channel, taken before
+// the retry: a release after it closes the channel.
+func (h *Handle) beginWait() <-chan struct{} {
+	h.goWaiters.Add(1)
+	return h.roomChan()
+}
+
+// endWait follows the retry, which returned err: if it found no room, it
+// sleeps until room appears (err stays ErrFull: try again) or ctx is done
+// (ctx.Err(), counted). It uncounts the waiter.
+func (h *Handle) endWait(ctx context.Context, room <-chan struct{}, err error) error {
+	if err == ErrFull {
+		select {
+		case <-room:
+		case <-ctx.Done():
+			err = ctx.Err()
+			h.goTimedOut.Add(1)
+		}
+	}
+	h.goWaiters.Add(-1)
+	return err
+}
+
+// countClosed counts a waiting post refused because the handle closed.
+func (h *Handle) countClosed(err error) {
 	if err == ErrClosed {
 		h.goClosed.Add(1)
 	}
-	return pos, err
 }
