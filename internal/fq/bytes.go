@@ -39,70 +39,13 @@ func (h *Handle) hdr(pos uint64) *atomic.Uint32 {
 	return (*atomic.Uint32)(unsafe.Add(h.cells, uintptr(h.mask+1)+uintptr(pos&h.mask)>>3*4))
 }
 
-// bytesClaim is a claim in a byte ring: its position, and the record's
-// (after a pad, if the record did not fit before the ring's end).
-type bytesClaim struct{ pos, rec uint64 }
-
-// claimBytes is claim_room (c/post.c) of a byte ring, for a message of n
-// bytes.
-func (h *Handle) claimBytes(n int, fresh, count, holder bool) (bytesClaim, error) {
-	c := h.c
-	rec := recSize(n) + uint64(h.stamp)
-	size := h.mask + 1
-	for {
-		tail := c.tail.Load()
-		if tail>>genShift != h.gen {
-			return bytesClaim{}, ErrClosed
-		}
-		if tail&closedBit != 0 {
-			if count {
-				h.goClosed.Add(1)
-			}
-			return bytesClaim{}, ErrClosed
-		}
-		pos := tail & posMask
-		toEnd := size - pos&h.mask
-		total := rec
-		if rec > toEnd {
-			total = toEnd + rec
-		}
-		reserved := uint64(0)
-		if r := c.reserve.Load(); !holder && r>>genShift == h.gen {
-			reserved = r & posMask
-		}
-		limit := int64(size-reserved) - int64(total)
-		depth := int64(size) + 1
-		if hc := c.headCache.Load(); !fresh && hc>>genShift == h.gen {
-			depth = diff(pos, hc&posMask)
-		}
-		if depth > limit {
-			head := c.head.Load()
-			depth = diff(pos, head)
-			if depth > limit {
-				if count {
-					h.goFull.Add(1)
-				}
-				return bytesClaim{}, ErrFull
-			}
-			c.headCache.Store(h.gen<<genShift | head)
-		}
-		if depth < 0 {
-			continue
-		}
-		if c.tail.CompareAndSwap(tail, tail&^posMask|(pos+total)&posMask) {
-			cl := bytesClaim{pos, pos}
-			if total != rec {
-				cl.rec = (pos + toEnd) & posMask
-			}
-			c.msgs.Add(1)
-			c.bytes.Add(uint64(n))
-			return cl, nil
-		}
-	}
+// claimBytes claims a byte ring's record for a message of n bytes.
+func (h *Handle) claimBytes(n int, fresh, count, holder bool) (roomClaim, error) {
+	return h.claimRoom(recSize(n)+uint64(h.stamp), n, fresh, count, holder)
 }
 
 // putBytes copies a then b into the claimed record and publishes it.
-func (h *Handle) putBytes(cl bytesClaim, a, b []byte) {
+func (h *Handle) putBytes(cl roomClaim, a, b []byte) {
 	p := unsafe.Add(h.cells, uintptr(cl.rec&h.mask))
 	if h.stamp != 0 {
 		*(*int64)(p) = Now()

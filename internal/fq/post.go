@@ -22,44 +22,79 @@ func (h *Handle) cell(pos uint64) unsafe.Pointer {
 
 func cellSeq(cell unsafe.Pointer) *atomicSeq { return (*atomicSeq)(cell) }
 
-// claim is claim in c/post.c. On success the caller owns the returned cell
-// and must publish it. A waiter's retry passes fresh to read the
+// claim claims a cell: claimRoom of one position. On success the caller
+// owns the returned cell and must publish it.
+func (h *Handle) claim(fresh, count bool) (pos uint64, err error) {
+	cl, err := h.claimRoom(1, 0, fresh, count, false)
+	return cl.pos, err
+}
+
+// roomClaim is a claim: its position, and the record's (after a pad, if a
+// byte ring's record did not fit before the data area's end).
+type roomClaim struct{ pos, rec uint64 }
+
+// claimRoom is claim_room in c/post.c: it claims step positions (a cell,
+// or a byte ring's record of step bytes, for a message of n, and the pad
+// before it), beside the reservation of a waiter other than the caller
+// (holder: the caller holds it). A waiter's retry passes fresh to read the
 // consumer's head rather than the cache; count says whether a refusal is
 // counted in the stats.
-func (h *Handle) claim(fresh, count bool) (pos uint64, err error) {
+func (h *Handle) claimRoom(step uint64, n int, fresh, count, holder bool) (roomClaim, error) {
 	c := h.c
+	bytes := h.Bytes()
+	size := h.mask + 1
 	for {
 		tail := c.tail.Load()
 		if tail>>genShift != h.gen {
-			return 0, ErrClosed // the block was recycled: we are long closed
+			return roomClaim{}, ErrClosed // the block was recycled: we are long closed
 		}
 		if tail&closedBit != 0 {
 			if count {
 				h.goClosed.Add(1)
 			}
-			return 0, ErrClosed
+			return roomClaim{}, ErrClosed
 		}
-		pos = tail & posMask
-		depth := int64(h.mask) + 1
+		pos := tail & posMask
+		toEnd := size - pos&h.mask
+		total := step
+		reserved := uint64(0)
+		if bytes {
+			if step > toEnd {
+				total = toEnd + step // a pad fills the end
+			}
+			if r := c.reserve.Load(); !holder && r>>genShift == h.gen {
+				reserved = r & posMask
+			}
+		}
+		limit := int64(size-reserved) - int64(total)
+		depth := int64(size) + 1
 		if hc := c.headCache.Load(); !fresh && hc>>genShift == h.gen {
 			depth = diff(pos, hc&posMask)
 		}
-		if depth > int64(h.mask) {
+		if depth > limit {
 			head := c.head.Load() // pairs with the consumer's store of head
 			depth = diff(pos, head)
-			if depth > int64(h.mask) {
+			if depth > limit {
 				if count {
 					h.goFull.Add(1)
 				}
-				return 0, ErrFull
+				return roomClaim{}, ErrFull
 			}
 			c.headCache.Store(h.gen<<genShift | head)
 		}
 		if depth < 0 {
 			continue // our tail is older than the consumer's head
 		}
-		if c.tail.CompareAndSwap(tail, tail&^posMask|(pos+1)&posMask) {
-			return pos, nil
+		if c.tail.CompareAndSwap(tail, tail&^posMask|(pos+total)&posMask) {
+			cl := roomClaim{pos, pos}
+			if total != step {
+				cl.rec = (pos + toEnd) & posMask
+			}
+			if bytes {
+				c.msgs.Add(1)
+				c.bytes.Add(uint64(n))
+			}
+			return cl, nil
 		}
 	}
 }
