@@ -256,54 +256,63 @@ func TestByteQueueFull(t *testing.T) {
 	}
 }
 
-// A large message waiting for room is not starved by a stream of small
-// posts that would each fit into the room the consumer makes: it gets in
-// while the small producers keep the queue busy.
+// A large message waiting for room is not starved by small posts that
+// would each fit into the room the consumer makes: the ring is full of
+// small messages, a large post waits, and then, turn by turn, the reader
+// takes one small message and a small post tries to take its place.
+// Without the reservation every turn's room goes to the small post and the
+// large one never fits; with it, small posts are refused until the large
+// one's room is there. Deterministic: a fixed number of turns, no timing.
 func TestByteQueueLargeNotStarved(t *testing.T) {
 	for _, from := range []string{"Go", "C"} {
 		t.Run(from, func(t *testing.T) {
-			var large sync.WaitGroup
-			q, err := NewByteQueue(func(m []byte) {
-				time.Sleep(time.Microsecond) // a slow consumer: the small posts keep it full
-			}, ByteQueueConfig{Capacity: 64 << 10, MaxMessage: 30000})
+			q, err := NewBytePullQueue(BytePullConfig{Capacity: 4096, MaxMessage: 1500})
 			if err != nil {
 				t.Fatal(err)
 			}
-			stop := make(chan struct{})
-			var small sync.WaitGroup
-			for range 2 {
-				small.Go(func() {
-					for {
-						select {
-						case <-stop:
-							return
-						default:
-						}
-						_ = q.Post(make([]byte, 64))
-					}
-				})
+			defer q.Close()
+			small := make([]byte, 56) // 56 bytes of data each: 73 fill the ring
+			for q.Post(small) == nil {
 			}
-			time.Sleep(10 * time.Millisecond) // the small posts fill it
-			large.Go(func() {
-				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-				defer cancel()
-				for i := range 5 {
-					var err error
-					if from == "Go" {
-						err = q.PostWait(ctx, make([]byte, 30000))
-					} else {
-						err = FromCode(cthreads.PostvWait(uintptr(q.Token()), int64(10*time.Second), make([]byte, 30000)))
-					}
-					if err != nil {
-						t.Errorf("large post %d: %v", i, err)
-						return
-					}
+			done := make(chan error, 1)
+			go func() {
+				if from == "Go" {
+					done <- q.PostWait(context.Background(), make([]byte, 1500))
+				} else {
+					done <- FromCode(cthreads.PostvWait(uintptr(q.Token()), -1, make([]byte, 1500)))
+				}
+			}()
+			waitFor(t, "the large post to reserve its room", q.h.Reserved)
+			// Turn by turn, until a small post is refused (the reservation
+			// at work) or the large message comes.
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			buf := make([]byte, 0, 1500)
+			large, refused := false, false
+			for turn := 0; turn < 400 && !large && !refused; turn++ {
+				m, err := q.ReadInto(ctx, buf)
+				if err != nil {
+					t.Fatal(err)
+				}
+				large = len(m) == 1500
+				refused = !large && q.Post(small) != nil
+			}
+			if !large && !refused {
+				t.Fatal("the large post never got in: 400 turns of room went to small posts")
+			}
+			// Then its room appears as the reader drains, and nothing takes it.
+			for !large {
+				m, err := q.ReadInto(ctx, buf)
+				if err != nil {
+					t.Fatalf("the large message never came: %v", err)
+				}
+				large = len(m) == 1500
+			}
+			within(t, 10*time.Second, "the large post's return", func() {
+				if err := <-done; err != nil {
+					t.Error(err)
 				}
 			})
-			within(t, 20*time.Second, "the large posts", large.Wait)
-			close(stop)
-			small.Wait()
-			q.Close()
 		})
 	}
 }

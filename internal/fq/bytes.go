@@ -219,3 +219,10 @@ func (h *Handle) Release(full bool) {
 
 // ReadN is the number of records read since the last Release.
 func (h *Handle) ReadN() int { return h.readN }
+
+// Reserved reports whether a waiting post holds the byte ring's
+// reservation (for the tests).
+func (h *Handle) Reserved() bool {
+	r := h.c.reserve.Load()
+	return r>>genShift == h.gen && r&posMask != 0
+}
